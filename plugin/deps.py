@@ -1,0 +1,54 @@
+"""Make sure the plugin's dependencies import, and say exactly how to fix it if not.
+
+PythonDepManager (a Stash community plugin) installs pinned packages for plugins that
+ask for it; without it, the packages must be in the Python that Stash runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import List, Optional, Tuple
+
+# (import name, requirement) — the same list as requirements.txt
+REQUIREMENTS: List[Tuple[str, str]] = [
+    ("persistqueue", "persist-queue>=1.0,<2"),
+    ("plexapi", "PlexAPI>=4.15,<5"),
+    ("tenacity", "tenacity>=8,<10"),
+    ("pydantic", "pydantic>=2.5,<3"),
+    ("stashapi", "stashapp-tools>=0.2.50"),
+    ("filelock", "filelock>=3.12"),
+    ("requests", "requests>=2.28"),
+]
+
+
+def _try_dep_manager() -> None:
+    try:
+        from PythonDepManager import ensure_import  # type: ignore
+    except ImportError:
+        return
+    for module, requirement in REQUIREMENTS:
+        try:
+            ensure_import(f"{module}:{requirement}")
+        except Exception:  # noqa: BLE001 - PythonDepManager failures fall through to the check below
+            return
+
+
+def missing_dependencies_message(plugin_dir: str) -> Optional[str]:
+    """None when everything imports; else one sentence naming the install command."""
+    _try_dep_manager()
+    missing = []
+    for module, requirement in REQUIREMENTS:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(requirement)
+    if not missing:
+        return None
+    requirements_file = os.path.join(plugin_dir, "requirements.txt") if plugin_dir else "requirements.txt"
+    return (
+        f"missing Python packages ({', '.join(missing)}) for {sys.executable}. "
+        f"Install the PythonDepManager plugin, or run: "
+        f"\"{sys.executable}\" -m pip install -r \"{requirements_file}\""
+    )

@@ -1,0 +1,175 @@
+"""The plugin's settings: the one place that holds every default and bound.
+
+Stash sends only the settings a user has saved (a checkbox never touched is absent,
+numbers may arrive as strings), and its settings page cannot show defaults. So every
+field here has a default, every boolean is phrased so that False is the default, and
+Stash2Plex.yml states each default in its description (tests/unit/test_manifest.py
+holds the two together).
+
+A bad optional value falls back to its default with a warning instead of disabling
+the plugin; the two settings nothing works without (plex_url, plex_token) raise a
+ConfigError that names the setting and the fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Set, Tuple
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from validation.errors import ConfigError
+
+PLUGIN_ID = "Stash2Plex"
+SETTINGS_PAGE = "Settings → Plugins → Stash2Plex"
+
+# Settings without a field on Stash's settings page: tuning the core keeps these fixed.
+INTERNAL_FIELDS = frozenset(
+    {"breaker_threshold", "breaker_recovery_start", "breaker_recovery_cap"}
+)
+
+
+class Settings(BaseModel):
+    """Validated settings; read as `settings.x`, never with getattr defaults."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+
+    # Connection
+    plex_url: str = ""
+    plex_token: str = Field("", repr=False)
+    plex_library: str = ""
+    path_map: str = ""
+    plex_timeout: float = Field(15.0, ge=1, le=300)
+
+    # What is synced (unchecked = synced)
+    skip_title: bool = False
+    skip_summary: bool = False
+    skip_date: bool = False
+    skip_studio: bool = False
+    skip_performers: bool = False
+    skip_tags: bool = False
+    skip_collections: bool = False
+    skip_studio_collection: bool = False
+    skip_rating: bool = False
+    skip_poster: bool = False
+    sync_background: bool = False
+    keep_plex_edits: bool = False
+    excluded_tags: str = ""
+    max_list_items: int = Field(100, ge=1, le=1000)
+
+    # Matching
+    allow_ambiguous_match: bool = False
+    scan_missing_folders: bool = False
+
+    # Queue and retries
+    max_retries: int = Field(5, ge=1, le=20)
+    retry_base_seconds: float = Field(5.0, ge=0.1, le=3600)
+    retry_cap_seconds: float = Field(80.0, ge=1, le=86400)
+    not_found_base_seconds: float = Field(30.0, ge=1, le=86400)
+    not_found_cap_seconds: float = Field(600.0, ge=1, le=86400)
+    not_found_max_attempts: int = Field(12, ge=1, le=100)
+    poll_interval: float = Field(1.0, ge=0.1, le=60)
+    dlq_retention_days: int = Field(30, ge=1, le=365)
+
+    # Logging
+    obfuscate_paths: bool = False
+    debug_logging: bool = False
+
+    # Circuit breaker (internal: not on the settings page)
+    breaker_threshold: int = Field(5, ge=1, le=100)
+    breaker_recovery_start: float = Field(10.0, ge=0.1, le=3600)
+    breaker_recovery_cap: float = Field(60.0, ge=0.1, le=86400)
+
+    @field_validator("plex_url")
+    @classmethod
+    def _plex_url_shape(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "plex_url must look like http://127.0.0.1:32400 (scheme, host and port)"
+            )
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError as exc:
+            raise ValueError(f"plex_url has a bad port: {exc}") from None
+        return value.rstrip("/")
+
+    @property
+    def libraries(self) -> List[str]:
+        return [name.strip() for name in self.plex_library.split(",") if name.strip()]
+
+    @property
+    def excluded_tag_names(self) -> Set[str]:
+        return {t.strip().casefold() for t in self.excluded_tags.split(",") if t.strip()}
+
+    def require_plex(self) -> None:
+        """Raise a ConfigError naming the fix when Plex cannot even be addressed."""
+        if not self.plex_url:
+            raise ConfigError(
+                f"plex_url is not set: enter your Plex server address (for example "
+                f"http://127.0.0.1:32400) on {SETTINGS_PAGE}."
+            )
+        if not self.plex_token:
+            raise ConfigError(
+                f"plex_token is not set: paste your Plex token on {SETTINGS_PAGE} "
+                f"(README: 'Finding your Plex token')."
+            )
+
+    def fingerprint(self) -> str:
+        """A short hash of the settings, so a stored config error is retried once they change."""
+        import hashlib
+        import json
+
+        blob = json.dumps(self.model_dump(), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+REQUIRED_FIELDS = ("plex_url",)
+
+
+def _coerce(raw: Dict[str, Any]) -> Dict[str, Any]:
+    """Stash sends unsaved settings as absent and may send numbers or booleans as strings."""
+    known = Settings.model_fields
+    out: Dict[str, Any] = {}
+    for key, value in (raw or {}).items():
+        if key not in known or value is None:
+            continue
+        if isinstance(value, str) and known[key].annotation is bool:
+            lowered = value.strip().lower()
+            if lowered in ("", "false", "0", "no", "off"):
+                value = False
+            elif lowered in ("true", "1", "yes", "on"):
+                value = True
+        if isinstance(value, str) and value.strip() == "" and known[key].annotation in (int, float):
+            continue  # an emptied number box means "use the default"
+        out[key] = value
+    return out
+
+
+def load_settings(raw: Dict[str, Any]) -> Tuple[Settings, List[str]]:
+    """Validate Stash's settings map; bad optional values fall back with a warning.
+
+    Returns the settings and a list of human warnings. A bad required value raises
+    ConfigError naming the setting and what to enter.
+    """
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"plugin settings from Stash are not an object; re-save them on {SETTINGS_PAGE}.")
+    values = _coerce(raw or {})
+    warnings: List[str] = []
+    for _ in range(len(values) + 1):
+        try:
+            return Settings(**values), warnings
+        except ValidationError as exc:
+            for err in exc.errors():
+                name = str(err["loc"][0]) if err["loc"] else "?"
+                reason = err["msg"].replace("Value error, ", "")
+                if name in REQUIRED_FIELDS:
+                    raise ConfigError(f"Setting {name} is invalid: {reason}. Fix it on {SETTINGS_PAGE}.") from None
+                default = Settings.model_fields[name].default if name in Settings.model_fields else None
+                warnings.append(
+                    f"Setting {name} is invalid ({reason}); using the default {default!r} instead."
+                )
+                values.pop(name, None)
+    raise ConfigError(f"plugin settings could not be validated; re-save them on {SETTINGS_PAGE}.")
