@@ -50,14 +50,44 @@ def main(argv: List[str], script: str) -> int:
             stashlog.emit("error", f"Stash2Plex: {message}")
             answer(reply(error=message))
         return 0
+    answer(stashlog.redact(run_task_process(request, data_dir, script)))
+    return 0
+
+
+def run_task_process(request, data_dir: str, script: str) -> str:
+    """Run a task button; every expected failure becomes a one-line `error`."""
+    from plugin.logsetup import reconfigure, setup_stash_logging
+
+    log = setup_stash_logging()
     from plugin.deps import missing_dependencies_message
 
     problem = missing_dependencies_message(request.server_connection.get("PluginDir") or "")
     if problem:
-        stashlog.emit("error", f"Stash2Plex: {problem}")
-        answer(reply(error=problem))
-        return 0
-    from tasks.dispatch import run_task  # deliberately lazy: keeps plexapi off the hook path
+        log.error("%s", problem)
+        return reply(error=problem)
+    # Deliberately lazy: keeps plexapi, stashapi and pydantic off the hook path.
+    from plugin import spawn
+    from tasks.dispatch import TaskFailed, run_task
+    from worker.app import App
 
-    answer(run_task(request, data_dir, script))
-    return 0
+    app = App(request.server_connection, data_dir)
+    launch = {"script": script, "data_dir": data_dir, "server_connection": request.server_connection}
+    try:
+        stashlog.add_secret((request.server_connection.get("SessionCookie") or {}).get("Value"))
+        try:
+            settings = app.settings
+            stashlog.add_secret(settings.plex_token)
+            reconfigure(settings.debug_logging, settings.obfuscate_paths)
+        except Exception:  # noqa: BLE001 - a task like Queue Status works without settings
+            pass
+        result = run_task(app, request.mode, request.args, stashlog.progress, lambda: spawn.start_drainer(launch))
+        return reply(result)
+    except TaskFailed as exc:
+        log.error("%s", exc)
+        return reply(error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
+        log.error("unexpected error in task %s: %s: %s", request.mode, type(exc).__name__, exc)
+        log.debug("details", exc_info=True)
+        return reply(error=f"unexpected error: {type(exc).__name__}: {exc}")
+    finally:
+        app.close()

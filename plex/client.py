@@ -1,0 +1,126 @@
+"""Connecting to Plex Media Server and choosing the libraries to sync.
+
+One requests.Session per drainer (plexapi reuses its connections), the settings'
+timeout on every call, and one X-Plex-Client-Identifier kept in the database: Plex
+lists every new identifier as a new device under Settings → Devices.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from typing import List
+from urllib.parse import urlsplit, urlunsplit
+
+import plexapi
+import requests
+from plexapi.config import reset_base_headers
+from plexapi.exceptions import BadRequest, NotFound, Unauthorized
+from plexapi.server import PlexServer
+
+from validation.errors import ConfigError, TransientError
+
+PRODUCT = "Stash2Plex"
+IDENTIFIER_KEY = "plex_client_identifier"
+SETTINGS_PAGE = "Settings → Plugins → Stash2Plex"
+
+
+def client_identifier(conn: sqlite3.Connection) -> str:
+    """The identifier this installation shows Plex, created once and kept in `meta`."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (IDENTIFIER_KEY,)).fetchone()
+    if row and row[0]:
+        return row[0]
+    ident = f"stash2plex-{uuid.uuid4()}"
+    with conn:
+        conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (IDENTIFIER_KEY, ident))
+    return conn.execute("SELECT value FROM meta WHERE key = ?", (IDENTIFIER_KEY,)).fetchone()[0]
+
+
+def _use_identity(ident: str) -> None:
+    """Make plexapi send our identifier and product name.
+
+    plexapi builds its request headers from the module-level BASE_HEADERS dict (read
+    once from its config file); server.py holds the same dict object, so it is updated
+    in place.
+    """
+    plexapi.X_PLEX_IDENTIFIER = ident
+    plexapi.X_PLEX_PRODUCT = PRODUCT
+    plexapi.BASE_HEADERS.update(reset_base_headers())
+
+
+def safe_url(url: str) -> str:
+    """The URL without query or credentials, fit for a message (a pasted token stays out)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def connect(settings, session: requests.Session, ident: str) -> PlexServer:
+    """A PlexServer for the configured URL; errors name the setting to fix.
+
+    Connection refused or a timeout is transient (Plex restarting); a rejected token or
+    something that is not Plex at that address is a configuration error.
+    """
+    settings.require_plex()
+    _use_identity(ident)
+    where = safe_url(settings.plex_url)
+    try:
+        return PlexServer(settings.plex_url, settings.plex_token, session=session,
+                          timeout=settings.plex_timeout)
+    except Unauthorized:
+        raise ConfigError(
+            f"Plex at {where} rejected the token (401): copy a current token into "
+            f"plex_token on {SETTINGS_PAGE} (README: 'Finding your Plex token')."
+        ) from None
+    except (NotFound, BadRequest) as exc:
+        status = str(exc)[:5]
+        if status.startswith(("(5", "(429")):
+            raise TransientError(f"Plex at {where} answered {status.strip('(')}; will retry") from None
+        raise ConfigError(
+            f"The server at {where} answered {status.strip('()')} to Plex's identity request: "
+            f"check plex_url on {SETTINGS_PAGE} (usually http://HOST:32400)."
+        ) from None
+    except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
+            requests.exceptions.InvalidURL) as exc:
+        raise ConfigError(f"plex_url {where!r} is not a usable URL ({type(exc).__name__}); "
+                          f"fix it on {SETTINGS_PAGE}.") from None
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        raise TransientError(
+            f"cannot reach Plex at {where} ({type(exc).__name__}); check that Plex is "
+            f"running and plex_url is right"
+        ) from None
+    except Exception as exc:  # an HTML page or garbage instead of Plex's XML
+        if type(exc).__name__ == "ParseError":
+            raise ConfigError(f"The server at {where} is not Plex Media Server (its answer is "
+                              f"not Plex XML): check plex_url on {SETTINGS_PAGE}.") from None
+        raise
+
+
+def resolve_sections(server: PlexServer, settings) -> List:
+    """The movie libraries to sync: those named in plex_library, or every movie library."""
+    sections = server.library.sections()
+    movies = [s for s in sections if s.type == "movie"]
+    wanted = settings.libraries
+    if not wanted:
+        if not movies:
+            raise ConfigError("Plex has no movie library; Stash2Plex syncs scenes into movie "
+                              "libraries (agent: Personal Media).")
+        return movies
+    by_name = {}
+    for section in sections:
+        by_name.setdefault(section.title.strip().casefold(), []).append(section)
+    chosen = []
+    for name in wanted:
+        found = by_name.get(name.casefold(), [])
+        if not found:
+            names = ", ".join(sorted(s.title for s in movies)) or "none"
+            raise ConfigError(f"plex_library names {name!r}, which Plex does not have; movie "
+                              f"libraries on this server: {names}. Fix it on {SETTINGS_PAGE}.")
+        usable = [s for s in found if s.type == "movie"]
+        if not usable:
+            raise ConfigError(f"Plex library {name!r} is a {found[0].type} library; Stash2Plex "
+                              f"needs movie libraries.")
+        chosen.extend(s for s in usable if s not in chosen)
+    return chosen

@@ -1,0 +1,53 @@
+"""Fetch Plex items in full, many per request, and read them as plain values.
+
+A listing item is partial (a real server returns at most a few genres and actors and
+no <Field locked> children), and diffing against it would drop what it never saw.
+`GET /library/metadata/1,2,3` returns the full metadata of several items at once.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterable, List
+
+from plexapi.exceptions import NotFound
+
+from plex.plan import CurrentItem
+
+MULTI_GET_CHUNK = 200  # keys per request; keeps the URL short
+
+
+def fetch_full(server, rating_keys: Iterable[int]) -> Dict[int, object]:
+    """Full items by rating key; keys Plex no longer has are simply absent."""
+    keys: List[int] = sorted({int(k) for k in rating_keys})
+    found: Dict[int, object] = {}
+    for start in range(0, len(keys), MULTI_GET_CHUNK):
+        chunk = keys[start:start + MULTI_GET_CHUNK]
+        try:
+            items = server.fetchItems(chunk, container_size=len(chunk))
+        except NotFound:
+            continue  # every key in the chunk is gone
+        for item in items:
+            # plexapi treats an item read from a multi-get as partial (its path differs
+            # from the item's own key) and would reload it, one GET per item, the first
+            # time an attribute is empty. The data is complete, so stop that.
+            item._autoReload = False
+            found[int(item.ratingKey)] = item
+    return found
+
+
+def read_current(item) -> CurrentItem:
+    """The plain state `plan.diff` compares against."""
+    date = item.originallyAvailableAt
+    return CurrentItem(
+        rating_key=int(item.ratingKey),
+        section_id=int(item.librarySectionID or 0),
+        title=item.title or "",
+        summary=item.summary or "",
+        originally_available_at=date.strftime("%Y-%m-%d") if date else "",
+        studio=item.studio or "",
+        actors=tuple(t.tag for t in item.roles),
+        genres=tuple(t.tag for t in item.genres),
+        collections=tuple(t.tag for t in item.collections),
+        user_rating=item.userRating,
+        locked=frozenset(f.name for f in item.fields if f.locked),
+    )

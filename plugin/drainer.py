@@ -1,0 +1,126 @@
+"""The detached drainer: one process machine-wide, holding the drain lock.
+
+Started by a hook (plugin/spawn.py) with the launch document on stdin. It syncs until
+nothing is ready and no retry is due within the horizon, then exits. Before exiting it
+clears its heartbeat and looks at the inbox once more: a hook that enqueued after the
+worker's last look either sees the cleared heartbeat and starts a new drainer, or its
+row is seen here. Logs go to `<data dir>/logs/drainer.log`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from typing import Any, Dict
+
+from plugin import stashlog
+from plugin.logsetup import reconfigure, setup_file_logging
+from sync_queue import inbox
+
+HEARTBEAT_SECONDS = 0.5
+# Retries due within this horizon keep the drainer alive (sleeping, not spinning): the
+# longest default backoff (not found: 600 s) fits, so nobody has to press a button.
+IDLE_HORIZON_SECONDS = 900.0
+# A settings problem is not retried by every hook of a bulk edit: only after this long,
+# or at once when the settings change.
+CONFIG_ERROR_QUIET_SECONDS = 60.0
+
+
+class _Heartbeat(threading.Thread):
+    """Tells hooks that a drainer is alive, so they do not start another."""
+
+    def __init__(self, data_dir: str):
+        super().__init__(name="drainer-heartbeat", daemon=True)
+        self.data_dir = data_dir
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        conn = inbox.connect(self.data_dir)
+        try:
+            while not self.stop_event.is_set():
+                inbox.beat(conn, os.getpid(), time.time())
+                self.stop_event.wait(HEARTBEAT_SECONDS)
+            inbox.clear_beat(conn)
+        finally:
+            conn.close()
+
+
+def _recent_config_error(app, settings_hash: str) -> str:
+    row = app.conn.execute("SELECT value FROM meta WHERE key = 'last_config_error'").fetchone()
+    if not row or not row[0]:
+        return ""
+    try:
+        info = json.loads(row[0])
+    except ValueError:
+        return ""
+    if info.get("settings_hash") != settings_hash:
+        return ""
+    if time.time() - float(info.get("at") or 0) > CONFIG_ERROR_QUIET_SECONDS:
+        return ""
+    return str(info.get("message") or "")
+
+
+def drain(launch: Dict[str, Any], log: logging.Logger) -> int:
+    from validation.errors import SyncError  # deliberately lazy: pydantic-free until needed
+    from worker.app import App
+    from worker.lock import DrainLock
+
+    data_dir = launch["data_dir"]
+    lock = DrainLock(data_dir)
+    if not lock.try_acquire():
+        log.debug("another drainer holds the lock; exiting")
+        return 0
+    heartbeat = _Heartbeat(data_dir)
+    heartbeat.start()
+    app = App(launch["server_connection"], data_dir)
+    try:
+        stashlog.add_secret((launch["server_connection"].get("SessionCookie") or {}).get("Value"))
+        settings = app.settings
+        stashlog.add_secret(settings.plex_token)
+        reconfigure(settings.debug_logging, settings.obfuscate_paths)
+        quiet = _recent_config_error(app, settings.fingerprint())
+        if quiet:
+            log.warning("paused by a settings problem (%s); not retrying yet", quiet)
+            return 0
+        app.store.resume_unacked()
+        while True:
+            worker = app.make_worker(idle_grace=IDLE_HORIZON_SECONDS)
+            worker.start()
+            worker.join()
+            summary = worker.summary()
+            log.info("drain finished: %s", summary)
+            if summary.get("stopped_reason") == "config":
+                log.error("paused: %s", summary.get("config_error"))
+                return 0
+            heartbeat.stop_event.set()
+            heartbeat.join(5)
+            if app.store.counts(time.time()).get("pending", 0) == 0:
+                return 0
+            heartbeat = _Heartbeat(data_dir)  # a hook slipped in while we were stopping
+            heartbeat.start()
+    except SyncError as exc:
+        log.error("drainer stopped: %s", exc)
+        return 0
+    except Exception as exc:  # noqa: BLE001 - a detached process has nobody else to tell
+        log.error("drainer crashed: %s: %s", type(exc).__name__, exc)
+        log.debug("traceback", exc_info=True)
+        return 1
+    finally:
+        heartbeat.stop_event.set()
+        heartbeat.join(5)
+        app.close()
+        lock.release()
+
+
+def main(raw: str) -> int:
+    try:
+        launch = json.loads(raw)
+        data_dir = launch["data_dir"]
+        launch["server_connection"]
+    except (ValueError, KeyError, TypeError):
+        return 2  # not started by our hook; nothing sensible to do or log
+    log = setup_file_logging(data_dir)
+    return drain(launch, log)

@@ -1,0 +1,27 @@
+"""What every task handler receives: the app, its args, and ways to talk back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict
+
+from worker.app import App
+
+
+@dataclass
+class TaskContext:
+    app: App
+    args: Dict[str, Any]
+    progress: Callable[[float], None]  # Stash's progress bar, 0..1
+    start_drainer: Callable[[], bool]  # wake a detached drainer for work left behind
+
+    def int_arg(self, name: str, default: int, low: int, high: int) -> int:
+        """Task args arrive as strings from a button and as JSON from runPluginTask."""
+        value = self.args.get(name, default)
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise ValueError(f"task argument {name} must be a whole number, got {str(value)[:40]!r}") from None
+        if not low <= number <= high:
+            raise ValueError(f"task argument {name} must be between {low} and {high}, got {number}")
+        return number

@@ -1,0 +1,34 @@
+"""Review, retry and purge the dead letter queue."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Dict
+
+from tasks.context import TaskContext
+
+REVIEW_LIMIT = 50
+
+
+def review(ctx: TaskContext) -> Dict[str, Any]:
+    dead = ctx.app.dead_letters
+    recent = dead.recent(REVIEW_LIMIT)
+    by_kind = dead.by_kind()
+    total = dead.count()
+    kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(by_kind.items())) or "none"
+    return {"count": total, "by_kind": by_kind, "recent": recent, "summary": f"{total} dead letters ({kinds})"}
+
+
+def retry(ctx: TaskContext) -> Dict[str, Any]:
+    kind = str(ctx.args.get("kind") or "").strip() or None
+    raw_ids = str(ctx.args.get("ids") or "").strip()
+    ids = [int(part) for part in raw_ids.replace(" ", "").split(",") if part] if raw_ids else None
+    moved = ctx.app.dead_letters.retry(ids=ids, kind=kind, now=time.time())
+    started = ctx.start_drainer() if moved else False
+    return {"retried": moved, "drainer_started": started, "summary": f"queued {moved} dead letters again"}
+
+
+def purge(ctx: TaskContext) -> Dict[str, Any]:
+    days = ctx.app.settings_or_defaults().dlq_retention_days
+    removed = ctx.app.dead_letters.purge(older_than_days=days, now=time.time())
+    return {"purged": removed, "retention_days": days, "summary": f"purged {removed} dead letters older than {days} days"}

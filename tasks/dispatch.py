@@ -1,0 +1,46 @@
+"""Route a task run to its handler and turn the result into Stash's one JSON reply."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Dict
+
+from tasks import dead_letters, health, process_queue, rebuild_index, status, sync_scenes
+from tasks.context import TaskContext
+from validation.errors import SyncError
+from worker.app import App
+
+log = logging.getLogger("stash2plex")
+
+HANDLERS: Dict[str, Callable[[TaskContext], Dict[str, Any]]] = {
+    "process_queue": process_queue.run,
+    "sync_all": sync_scenes.run_all,
+    "sync_recent": sync_scenes.run_recent,
+    "status": status.run,
+    "review_dead_letters": dead_letters.review,
+    "retry_dead_letters": dead_letters.retry,
+    "purge_dead_letters": dead_letters.purge,
+    "health": health.run,
+    "rebuild_index": rebuild_index.run,
+}
+
+
+class TaskFailed(Exception):
+    """A task ended with a message for the user (Stash shows it as the task's error)."""
+
+
+def run_task(app: App, mode: str, args: Dict[str, Any], progress, start_drainer) -> Dict[str, Any]:
+    """Run one task; raise TaskFailed with a one-line message for anything expected."""
+    handler = HANDLERS.get(mode)
+    if handler is None:
+        known = ", ".join(sorted(HANDLERS))
+        raise TaskFailed(f"unknown task mode {mode!r}; Stash2Plex.yml defines: {known}")
+    ctx = TaskContext(app=app, args=args, progress=progress, start_drainer=start_drainer)
+    try:
+        result = handler(ctx)
+    except SyncError as exc:
+        raise TaskFailed(str(exc)) from None
+    except ValueError as exc:
+        raise TaskFailed(str(exc)) from None
+    log.info("%s", result.get("summary", "done"))
+    return result

@@ -1,0 +1,66 @@
+"""Queue Status: what is queued, waiting, dead, and whether anything is draining.
+
+Needs neither Stash nor Plex: it reads the SQLite file only, so it answers even
+when both are down.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Dict, Optional
+
+from sync_queue import inbox
+from tasks.context import TaskContext
+
+
+def _meta(conn, key: str) -> Optional[Any]:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    if row is None or row[0] is None:
+        return None
+    try:
+        return json.loads(row[0])
+    except ValueError:
+        return row[0]
+
+
+def _iso(ts: Optional[float]) -> Optional[str]:
+    if not ts:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(ts)))
+
+
+def run(ctx: TaskContext) -> Dict[str, Any]:
+    app = ctx.app
+    now = time.time()
+    counts = app.store.counts(now)
+    breaker = app.breaker().snapshot()
+    index = app.index.stats()
+    drainer_alive = inbox.heartbeat_is_fresh(app.data_dir, now=now) or app.lock().is_held_elsewhere()
+    result: Dict[str, Any] = {
+        "pending": int(counts.get("pending", 0)),
+        "in_flight": int(counts.get("in_flight", 0)),
+        "deferred": int(counts.get("deferred", 0)),
+        "deferred_by_kind": counts.get("deferred_by_kind", {}),
+        "next_retry_at": _iso(counts.get("next_retry_at")),
+        "dead_letters": int(counts.get("dead_letters", 0)),
+        "dead_letters_by_kind": app.dead_letters.by_kind(),
+        "breaker": breaker,
+        "drainer_alive": bool(drainer_alive),
+        "index": index,
+        "synced_scenes": app.sync_state.count(),
+        "last_config_error": _meta(app.conn, "last_config_error"),
+        "last_corruption": _meta(app.conn, "last_corruption"),
+        "data_dir": app.data_dir,
+    }
+    result["summary"] = (
+        f"queued {result['pending']}, waiting {result['deferred']}"
+        + (f" (next retry {result['next_retry_at']})" if result["next_retry_at"] else "")
+        + f", dead letters {result['dead_letters']}, breaker {breaker.get('state', '?')}, "
+        f"drainer {'running' if drainer_alive else 'idle'}, index {index.get('size', 0)} files"
+    )
+    if result["last_config_error"]:
+        message = result["last_config_error"]
+        message = message.get("message") if isinstance(message, dict) else message
+        result["summary"] += f"; paused by a settings problem: {message}"
+    return result

@@ -1,0 +1,100 @@
+"""JSON control endpoints under /__testbed__/, for tests that run the emulator in
+another process (the CLI). Loopback only, no token, never logged or faulted, so
+request counts reflect client traffic alone.
+
+    GET  /__testbed__/state                    sections, item count, request count
+    GET  /__testbed__/items/{rk}               item snapshot
+    GET  /__testbed__/find?path=P              {"ratingKey": rk or null}
+    GET  /__testbed__/requests?method=&path_prefix=   {"count": n, "requests": [...]}
+    POST /__testbed__/reset_log
+    POST /__testbed__/faults                   {"op": "fail", "n": 2, "status": 503, ...}
+    DELETE /__testbed__/faults
+    POST /__testbed__/token                    {"token": "new"}
+    POST /__testbed__/sections                 add_section kwargs -> {"id": sid}
+    POST /__testbed__/movies                   {"section_id", "file_path", ...} -> {"ratingKey"}
+    POST /__testbed__/stage                    {"section_id", "file_path"}
+    POST /__testbed__/refresh/{rk}             agent refresh
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from testbed.plex.routes import Request, Response
+from testbed.plex.store import NotFoundError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from testbed.plex.emulator import PlexEmulator
+
+_ITEM = re.compile(r"^/__testbed__/items/(\d+)$")
+_REFRESH = re.compile(r"^/__testbed__/refresh/(\d+)$")
+
+
+def _json(value: Any, status: int = 200) -> Response:
+    body = json.dumps(value, default=_plain, sort_keys=True).encode("utf-8")
+    return Response(status, body, "application/json")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError("not JSON: %r" % (value,))
+
+
+class Control:
+    def __init__(self, emulator: "PlexEmulator") -> None:
+        self.emu = emulator
+
+    def __call__(self, req: Request) -> Response:
+        try:
+            return self._handle(req)
+        except NotFoundError as exc:
+            return _json({"error": str(exc)}, 404)
+        except (ValueError, TypeError, KeyError) as exc:
+            return _json({"error": "%s: %s" % (type(exc).__name__, exc)}, 400)
+
+    def _handle(self, req: Request) -> Response:
+        emu, path, method = self.emu, req.path.rstrip("/"), req.method
+        body = json.loads(req.body.decode("utf-8")) if req.body else {}
+        m = _ITEM.match(path)
+        if m and method == "GET":
+            return _json(emu.item(int(m.group(1))))
+        m = _REFRESH.match(path)
+        if m and method == "POST":
+            emu.agent_refresh(int(m.group(1)))
+            return _json({"ok": True})
+        q = req.query
+        if path == "/__testbed__/state" and method == "GET":
+            return _json(emu.state())
+        if path == "/__testbed__/find" and method == "GET":
+            return _json({"ratingKey": emu.find_by_file(q.get("path", ""))})
+        if path == "/__testbed__/requests" and method == "GET":
+            method_filter, prefix = q.get("method") or None, q.get("path_prefix") or None
+            entries = [e for e in emu.requests
+                       if (method_filter is None or e["method"] == method_filter.upper())
+                       and (prefix is None or e["path"].startswith(prefix))]
+            return _json({"count": len(entries), "requests": entries})
+        if path == "/__testbed__/reset_log" and method == "POST":
+            emu.reset_log()
+            return _json({"ok": True})
+        if path == "/__testbed__/faults":
+            if method == "DELETE":
+                emu.faults.clear()
+                return _json({"ok": True})
+            if method == "POST":
+                emu.faults.configure(body)
+                return _json({"faults": emu.faults.snapshot()})
+            if method == "GET":
+                return _json({"faults": emu.faults.snapshot()})
+        if path == "/__testbed__/token" and method == "POST":
+            emu.rotate_token(str(body["token"]))
+            return _json({"ok": True})
+        if path == "/__testbed__/sections" and method == "POST":
+            return _json({"id": emu.add_section(**body)})
+        if path == "/__testbed__/movies" and method == "POST":
+            return _json({"ratingKey": emu.add_movie(**body)})
+        if path == "/__testbed__/stage" and method == "POST":
+            emu.stage_file(**body)
+            return _json({"ok": True})
+        return _json({"error": "unknown control endpoint"}, 404)

@@ -1,0 +1,253 @@
+"""HTTP plumbing: a threaded loopback server, token checks, faults and the request log.
+
+Every request goes: read → control endpoint? → fault decision → token check →
+route → write, and is logged with its status and duration. The listening socket
+can be closed and reopened on the same port (`go_down`/`come_up`), and every open
+connection is tracked so that going down really refuses and drops clients.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Dict, List, Optional, Set
+from urllib.parse import parse_qsl, urlsplit
+
+from testbed.faults import Faults
+from testbed.plex.routes import PlexRoutes, Request, Response, error
+
+CONTROL_PREFIX = "/__testbed__"
+MAX_BODY = 64 * 1024 * 1024
+NO_TOKEN_PATHS = ("/identity",)
+
+
+class RequestLog:
+    """Thread-safe list of finished requests, for counting and asserting."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: List[Dict[str, Any]] = []
+
+    def add(self, entry: Dict[str, Any]) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self) -> List[Dict[str, Any]]:
+        with self._lock:
+            return list(self._entries)
+
+    def count(self, method: Optional[str] = None, path_prefix: Optional[str] = None) -> int:
+        with self._lock:
+            return sum(1 for e in self._entries
+                       if (method is None or e["method"] == method.upper())
+                       and (path_prefix is None or e["path"].startswith(path_prefix)))
+
+    def reset(self) -> None:
+        with self._lock:
+            self._entries = []
+
+
+class PlexApp:
+    """Everything a request handler needs; shared by every listening socket we open."""
+
+    def __init__(self, routes: PlexRoutes, token: str, faults: Faults,
+                 control: Optional[Callable[[Request], Response]] = None) -> None:
+        self.routes = routes
+        self.token = token
+        self.faults = faults
+        self.control = control
+        self.log = RequestLog()
+
+    def serve(self, handler: "_Handler") -> None:
+        started = time.monotonic()
+        req = _read_request(handler)
+        if req is None:
+            return
+        if req.path.startswith(CONTROL_PREFIX) and self.control is not None:
+            _write(handler, self.control(req))
+            return
+        action = self.faults.check(req.method, req.path)
+        entry = {"method": req.method, "path": req.path, "query": req.query,
+                 "time": time.time(), "status": None, "duration": 0.0, "fault": None,
+                 "body_length": len(req.body)}
+        try:
+            if action.delay and not self.faults.sleep(action.delay):
+                entry["fault"] = "released"
+                handler.close_connection = True
+                return
+            if action.hang:
+                # Hold the connection past the client's timeout, then drop it unanswered.
+                entry["fault"] = "hang"
+                self.faults.sleep(action.hang)
+                handler.close_connection = True
+                return
+            if action.status is not None:
+                entry["fault"] = "status"
+                resp = error(action.status)
+                if action.status in (429, 503):
+                    resp.headers["Retry-After"] = "1"
+            elif not self._authorised(req):
+                resp = error(401)
+            else:
+                resp = self.routes.dispatch(req)
+            entry["status"] = resp.status
+            _write(handler, resp)
+        finally:
+            entry["duration"] = time.monotonic() - started
+            self.log.add(entry)
+
+    def _authorised(self, req: Request) -> bool:
+        if req.path in NO_TOKEN_PATHS:
+            return True
+        given = req.header("X-Plex-Token") or req.query.get("X-Plex-Token")
+        return given is not None and given == self.token
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "PlexMediaServer/testbed"
+    timeout = 60  # idle keep-alive connections end on their own
+
+    def _serve(self) -> None:
+        try:
+            self.server.app.serve(self)  # type: ignore[attr-defined]
+        except (ConnectionError, OSError):
+            self.close_connection = True
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the request log replaces stderr noise
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    block_on_close = False
+
+    def __init__(self, port: int, app: PlexApp, tracker: "ConnectionTracker") -> None:
+        self.app = app
+        self.tracker = tracker
+        super().__init__(("127.0.0.1", port), _Handler)
+
+    def get_request(self):
+        conn, addr = super().get_request()
+        self.tracker.add(conn)
+        return conn, addr
+
+    def shutdown_request(self, request) -> None:
+        self.tracker.discard(request)
+        super().shutdown_request(request)
+
+
+class ConnectionTracker:
+    """Open client sockets, so going down can drop them like a dead server would."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._socks: Set[socket.socket] = set()
+
+    def add(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socks.add(sock)
+
+    def discard(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socks.discard(sock)
+
+    def drop_all(self) -> None:
+        with self._lock:
+            socks, self._socks = list(self._socks), set()
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._socks)
+
+
+class Listener:
+    """One listening socket plus its accept thread; can stop and restart on a port."""
+
+    def __init__(self, app: PlexApp, port: int = 0) -> None:
+        self.app = app
+        self.port = port
+        self.tracker = ConnectionTracker()
+        self._server: Optional[_Server] = None
+        self._thread: Optional[threading.Thread] = None
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def open(self) -> int:
+        if self._server is not None:
+            return self.port
+        server = _Server(self.port, self.app, self.tracker)
+        self.port = server.server_address[1]
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="plex-emulator-%d" % self.port, daemon=True)
+        self._thread.start()
+        return self.port
+
+    def close(self, join_timeout: float = 5.0) -> None:
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        self.tracker.drop_all()
+        if thread is not None:
+            thread.join(join_timeout)
+
+
+def _read_request(handler: _Handler) -> Optional[Request]:
+    parts = urlsplit(handler.path)
+    headers = {k.lower(): v for k, v in handler.headers.items()}
+    body = b""
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = _read_chunked(handler)
+    else:
+        length = int(headers.get("content-length") or 0)
+        if length > MAX_BODY:
+            _write(handler, error(400))
+            handler.close_connection = True
+            return None
+        if length:
+            body = handler.rfile.read(length)
+    return Request(method=handler.command, path=parts.path or "/",
+                   pairs=parse_qsl(parts.query, keep_blank_values=True),
+                   headers=headers, body=body)
+
+
+def _read_chunked(handler: _Handler) -> bytes:
+    chunks = []
+    total = 0
+    while True:
+        size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            handler.rfile.readline()
+            return b"".join(chunks)
+        total += size
+        if total > MAX_BODY:
+            raise ConnectionError("body too large")
+        chunks.append(handler.rfile.read(size))
+        handler.rfile.readline()
+
+
+def _write(handler: _Handler, resp: Response) -> None:
+    handler.send_response(resp.status)
+    handler.send_header("Content-Type", resp.content_type)
+    handler.send_header("Content-Length", str(len(resp.body)))
+    handler.send_header("X-Plex-Protocol", "1.0")
+    for key, value in resp.headers.items():
+        handler.send_header(key, value)
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(resp.body)

@@ -1,0 +1,153 @@
+"""The composition root: builds stores, clients and the worker for one plugin run.
+
+Tasks and the drainer both start here. Everything is built lazily, so Queue Status
+works with Stash and Plex both unreachable, and nothing opens a connection it does
+not need.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+from plex import client as plex_client
+from plex.index import PathIndex
+from plex.pathmap import parse_path_map
+from stash.client import StashReader
+from sync_queue.db import open_db
+from sync_queue.dead_letters import DeadLetters
+from sync_queue.store import QueueStore
+from sync_queue.sync_state import SyncState
+from validation.errors import ConfigError
+from validation.settings import PLUGIN_ID, SETTINGS_PAGE, Settings, load_settings
+from worker.breaker import CircuitBreaker
+from worker.lock import DrainLock
+from worker.scene_sync import SceneSyncer
+from worker.sync_worker import SyncWorker
+
+log = logging.getLogger("stash2plex")
+
+
+class App:
+    """One plugin run's collaborators, built on first use."""
+
+    def __init__(
+        self,
+        server_connection: Dict[str, Any],
+        data_dir: str,
+        clock: Callable[[], float] = time.time,
+        settings: Optional[Settings] = None,
+    ):
+        self.server_connection = server_connection
+        self.data_dir = data_dir
+        self.clock = clock
+        self._settings = settings
+        self.settings_warnings: List[str] = []
+        self._conn = None
+        self._stash: Optional[StashReader] = None
+        self._plex = None
+        self._sections = None
+        os.makedirs(data_dir, exist_ok=True)
+
+    # -- storage (no network) -------------------------------------------------
+    @property
+    def conn(self):
+        if self._conn is None:
+            self._conn = open_db(self.data_dir)
+        return self._conn
+
+    @property
+    def store(self) -> QueueStore:
+        return QueueStore(self.conn, clock=self.clock)
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        return DeadLetters(self.conn)
+
+    @property
+    def sync_state(self) -> SyncState:
+        return SyncState(self.conn)
+
+    @property
+    def index(self) -> PathIndex:
+        return PathIndex(self.conn)
+
+    def breaker(self, settings: Optional[Settings] = None) -> CircuitBreaker:
+        return CircuitBreaker(self.conn, settings or self.settings_or_defaults(), self.clock)
+
+    def lock(self) -> DrainLock:
+        return DrainLock(self.data_dir)
+
+    # -- Stash ----------------------------------------------------------------
+    @property
+    def stash(self) -> StashReader:
+        if self._stash is None:
+            self._stash = StashReader.from_server_connection(self.server_connection)
+        return self._stash
+
+    @property
+    def settings(self) -> Settings:
+        """Settings as saved in Stash; bad optional values fall back with a warning."""
+        if self._settings is None:
+            raw = self.stash.plugin_settings(PLUGIN_ID)
+            settings, warnings = load_settings(raw)
+            try:
+                parse_path_map(settings.path_map)
+            except ValueError as exc:
+                raise ConfigError(f"Setting path_map is invalid: {exc}. Fix it on {SETTINGS_PAGE}.") from None
+            for warning in warnings:
+                log.warning(warning)
+            self.settings_warnings = warnings
+            self._settings = settings
+        return self._settings
+
+    def settings_or_defaults(self) -> Settings:
+        """For paths that must work while Stash is unreachable (status, breaker reads)."""
+        if self._settings is not None:
+            return self._settings
+        try:
+            return self.settings
+        except Exception as exc:  # noqa: BLE001 - any failure here just means "defaults"
+            log.debug("using default settings: %s", exc)
+            return Settings()
+
+    # -- Plex -----------------------------------------------------------------
+    def plex(self):
+        """A connected PlexServer; ConfigError names the fix for a bad URL or token."""
+        if self._plex is None:
+            settings = self.settings
+            settings.require_plex()
+            self._plex = plex_client.connect(settings, self.conn)
+        return self._plex
+
+    def sections(self):
+        if self._sections is None:
+            self._sections = plex_client.resolve_sections(self.plex(), self.settings)
+        return self._sections
+
+    # -- the worker -------------------------------------------------------------
+    def syncer(self) -> SceneSyncer:
+        return SceneSyncer(self.settings, self.stash, self.plex, self.conn, clock=self.clock)
+
+    def make_worker(self, idle_grace: Optional[float], on_progress=None, on_beat=None) -> SyncWorker:
+        settings = self.settings
+        return SyncWorker(
+            store=self.store,
+            breaker=self.breaker(settings),
+            settings=settings,
+            sync_batch=self.syncer().sync_batch,
+            sync_state=self.sync_state,
+            clock=self.clock,
+            rng=random.Random(),
+            idle_grace=idle_grace,
+            on_progress=on_progress,
+            on_beat=on_beat,
+        )
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
