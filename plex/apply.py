@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from plex.plan import EditPlan
 
@@ -67,41 +67,42 @@ def apply_rating(item, plan: EditPlan) -> bool:
     return True
 
 
-def upload_image(item, kind: str, data: bytes, stored_hash: Optional[str]) -> Optional[str]:
-    """Upload poster or background bytes unless Plex already has this exact content.
-
-    Returns the content hash now in Plex. Each upload adds one more image to the item's
-    list on the server, so identical bytes are never sent twice.
-    """
-    digest = sha256(data)
-    if digest == stored_hash:
-        return digest
+def upload_image(item, kind: str, data: bytes) -> None:
+    """One POST of the raw bytes (never `url=`: Plex often cannot reach Stash)."""
     if kind == "poster":
         item.uploadPoster(filepath=data)
     else:
         item.uploadArt(filepath=data)
-    return digest
+
+
+def _direct(fn: Callable, *args, idempotent: bool = True):
+    return fn(*args)
 
 
 def apply_plan(item, plan: EditPlan, poster: Optional[bytes] = None, background: Optional[bytes] = None,
-               poster_hash: Optional[str] = None, art_hash: Optional[str] = None) -> Applied:
+               poster_hash: Optional[str] = None, art_hash: Optional[str] = None,
+               call: Callable = _direct) -> Applied:
     """Upload images, then send the one batched edit, then the rating.
 
     Images go first so that the batched edit can lock them afterwards: whatever a
     server does to the lock on upload, the image ends up locked, and a changed
-    poster alongside changed fields still costs a single PUT.
+    poster alongside changed fields still costs a single PUT. `call(fn, *args,
+    idempotent=…)` runs each request, so the caller can add its retry policy; an
+    upload is not idempotent (a repeat adds a second copy to the item's images).
     """
     done = Applied()
-    if poster is not None:
-        done.poster_hash = upload_image(item, "poster", poster, poster_hash)
-        if done.poster_hash != poster_hash:
+    for kind, data, stored, lock in (("poster", poster, poster_hash, "thumb"),
+                                     ("background", background, art_hash, "art")):
+        if data is None:
+            continue
+        digest = sha256(data)
+        if digest != stored:
+            # Each upload adds one more image to the item's list on the server, so
+            # identical bytes are never sent twice.
+            call(upload_image, item, kind, data, idempotent=False)
             done.uploads += 1
-            plan.lock.add("thumb")
-    if background is not None:
-        done.art_hash = upload_image(item, "background", background, art_hash)
-        if done.art_hash != art_hash:
-            done.uploads += 1
-            plan.lock.add("art")
-    done.edited = apply_edits(item, plan)
-    done.rated = apply_rating(item, plan)
+            plan.lock.add(lock)
+        setattr(done, "poster_hash" if kind == "poster" else "art_hash", digest)
+    done.edited = call(apply_edits, item, plan)
+    done.rated = call(apply_rating, item, plan)
     return done

@@ -7,10 +7,12 @@ lists every new identifier as a new device under Settings → Devices.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
-from typing import List
+from typing import List, Optional
 from urllib.parse import urlsplit, urlunsplit
+from xml.etree.ElementTree import ParseError
 
 import plexapi
 import requests
@@ -26,14 +28,18 @@ SETTINGS_PAGE = "Settings → Plugins → Stash2Plex"
 
 
 def client_identifier(conn: sqlite3.Connection) -> str:
-    """The identifier this installation shows Plex, created once and kept in `meta`."""
+    """The identifier this installation shows Plex, created once and kept in `meta`.
+
+    Stored as JSON text, like every other `meta` value.
+    """
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (IDENTIFIER_KEY,)).fetchone()
     if row and row[0]:
-        return row[0]
+        return json.loads(row[0])
     ident = f"stash2plex-{uuid.uuid4()}"
-    with conn:
-        conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (IDENTIFIER_KEY, ident))
-    return conn.execute("SELECT value FROM meta WHERE key = ?", (IDENTIFIER_KEY,)).fetchone()[0]
+    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (IDENTIFIER_KEY, json.dumps(ident)))
+    if conn.in_transaction:
+        conn.commit()
+    return json.loads(conn.execute("SELECT value FROM meta WHERE key = ?", (IDENTIFIER_KEY,)).fetchone()[0])
 
 
 def _use_identity(ident: str) -> None:
@@ -57,14 +63,18 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def connect(settings, session: requests.Session, ident: str) -> PlexServer:
+def connect(settings, conn: sqlite3.Connection, session: Optional[requests.Session] = None) -> PlexServer:
     """A PlexServer for the configured URL; errors name the setting to fix.
+
+    `conn` is the plugin's database, where the client identifier is kept; `session`
+    defaults to a new one, which the returned server keeps for every later request.
 
     Connection refused or a timeout is transient (Plex restarting); a rejected token or
     something that is not Plex at that address is a configuration error.
     """
     settings.require_plex()
-    _use_identity(ident)
+    _use_identity(client_identifier(conn))
+    session = session or requests.Session()
     where = safe_url(settings.plex_url)
     try:
         return PlexServer(settings.plex_url, settings.plex_token, session=session,
@@ -90,12 +100,10 @@ def connect(settings, session: requests.Session, ident: str) -> PlexServer:
         raise TransientError(
             f"cannot reach Plex at {where} ({type(exc).__name__}); check that Plex is "
             f"running and plex_url is right"
-        ) from None
-    except Exception as exc:  # an HTML page or garbage instead of Plex's XML
-        if type(exc).__name__ == "ParseError":
-            raise ConfigError(f"The server at {where} is not Plex Media Server (its answer is "
-                              f"not Plex XML): check plex_url on {SETTINGS_PAGE}.") from None
-        raise
+        ) from exc
+    except ParseError:  # an HTML page or garbage instead of Plex's XML
+        raise ConfigError(f"The server at {where} is not Plex Media Server (its answer is "
+                          f"not Plex XML): check plex_url on {SETTINGS_PAGE}.") from None
 
 
 def resolve_sections(server: PlexServer, settings) -> List:

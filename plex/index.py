@@ -14,13 +14,17 @@ longer returns them.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
+from contextlib import contextmanager
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from plex.pathmap import path_key
 
 PAGE_SIZE = 1000
+SETTLE_SECONDS = 5
+SINCE_KEY = "plex_index_since"  # meta: {section_id: updatedAt the next refresh asks after}
 # Ask Plex to leave out what the index never reads (a real server honours these; a
 # listing still carries <Media><Part file=…>).
 _LISTING_TRIM = (
@@ -30,6 +34,25 @@ _LISTING_TRIM = (
 
 Match = Tuple[str, str]  # (section_id, rating_key)
 Progress = Optional[Callable[[int, int], None]]
+
+
+@contextmanager
+def _write(conn: sqlite3.Connection):
+    """One short write transaction (BEGIN IMMEDIATE: no lock upgrade deadlocks).
+
+    Kept per listing page rather than per section: hook processes write the same
+    file and must never wait for a 50-request index build.
+    """
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
 
 
 class PathIndex:
@@ -75,14 +98,22 @@ class PathIndex:
 
     # -- writing ---------------------------------------------------------------
     def build(self, server, sections: Sequence, on_progress: Progress = None) -> int:
-        """Replace the index of each section with a full paged listing; returns items seen."""
+        """Replace the index of each section with a full paged listing; returns items seen.
+
+        The section's row in plex_index_sections is dropped first and written last, so
+        a build cut short (Stop, a crash, Plex gone) is redone on the next run.
+        """
         total = 0
         for section in sections:
             sid = str(section.key)
-            with self.conn:
+            with _write(self.conn):
+                self.conn.execute("DELETE FROM plex_index_sections WHERE section_id = ?", (sid,))
                 self.conn.execute("DELETE FROM plex_index WHERE section_id = ?", (sid,))
-                seen, max_updated = self._ingest(server, sid, "", on_progress, replace=False)
-                self._mark(sid, section.title, max_updated, seen, full=True)
+            started = self.clock()
+            seen, max_updated = self._ingest(server, sid, "", on_progress, replace=False)
+            with _write(self.conn):
+                self._mark(sid, section.title, max_updated, full=True)
+                self._set_since(sid, _next_since(max_updated, started))
             total += seen
         return total
 
@@ -96,12 +127,16 @@ class PathIndex:
             if sid not in built:
                 total += self.build(server, [section], on_progress)
                 continue
-            since = int(built[sid]["max_updated_at"] or 0)
-            with self.conn:
-                seen, max_updated = self._ingest(
-                    server, sid, f"&updatedAt>>={since}", on_progress, replace=True
-                )
-                self._mark(sid, section.title, max(max_updated, since), seen, full=False)
+            newest = int(built[sid]["max_updated_at"] or 0)
+            since = self._since().get(sid, newest - 1)
+            started = self.clock()
+            seen, max_updated = self._ingest(
+                server, sid, f"&updatedAt>>={since}", on_progress, replace=True
+            )
+            with _write(self.conn):
+                newest = max(max_updated, newest)
+                self._mark(sid, section.title, newest, full=False)
+                self._set_since(sid, _next_since(newest, started))
             total += seen
         return total
 
@@ -115,11 +150,20 @@ class PathIndex:
         """Drop items Plex no longer has (a full fetch did not return them)."""
         keys = [(str(k),) for k in rating_keys]
         if keys:
-            with self.conn:
+            with _write(self.conn):
                 self.conn.executemany("DELETE FROM plex_index WHERE rating_key = ?", keys)
 
     # -- internals -------------------------------------------------------------
-    def _mark(self, sid: str, title: str, max_updated: int, seen: int, full: bool) -> None:
+    def _since(self) -> Dict[str, int]:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (SINCE_KEY,)).fetchone()
+        return json.loads(row[0]) if row and row[0] else {}
+
+    def _set_since(self, sid: str, since: int) -> None:
+        values = self._since()
+        values[sid] = since
+        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (SINCE_KEY, json.dumps(values)))
+
+    def _mark(self, sid: str, title: str, max_updated: int, full: bool) -> None:
         count = self.conn.execute(
             "SELECT COUNT(DISTINCT rating_key) FROM plex_index WHERE section_id = ?", (sid,)
         ).fetchone()[0]
@@ -139,21 +183,36 @@ class PathIndex:
     def _ingest(self, server, sid: str, extra: str, on_progress: Progress, replace: bool):
         seen, max_updated = 0, 0
         for rows, done, total in _pages(server, sid, extra):
-            if replace:
+            with _write(self.conn):
+                if replace:
+                    self.conn.executemany(
+                        "DELETE FROM plex_index WHERE section_id = ? AND rating_key = ?",
+                        {(sid, r[2]) for r in rows},
+                    )
                 self.conn.executemany(
-                    "DELETE FROM plex_index WHERE section_id = ? AND rating_key = ?",
-                    {(sid, r[2]) for r in rows},
+                    "INSERT OR REPLACE INTO plex_index"
+                    "(path_key, section_id, rating_key, file_path, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    rows,
                 )
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO plex_index"
-                "(path_key, section_id, rating_key, file_path, updated_at) VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
             seen += len({r[2] for r in rows})
             max_updated = max([max_updated] + [r[4] for r in rows])
             if on_progress:
                 on_progress(done, total)
         return seen, max_updated
+
+
+def _next_since(newest: int, listed_at: float) -> int:
+    """The updatedAt the next refresh asks after (Plex's `>>=` is strictly after).
+
+    An item changed later within the newest second we saw would be missed by a strict
+    filter, so while that second is recent the next refresh starts one second earlier
+    (rows are upserted, re-reading is harmless). Once it is SETTLE_SECONDS old
+    (allowing for some clock difference between this machine and Plex's), nothing can
+    still change within it, and a refresh with nothing new reads nothing.
+    """
+    if newest and listed_at - newest < SETTLE_SECONDS:
+        return newest - 1
+    return newest
 
 
 def _pages(server, sid: str, extra: str) -> Iterator[Tuple[list, int, int]]:

@@ -145,3 +145,17 @@ def parent_folder(path: str) -> str:
     if re.fullmatch(r"[A-Za-z]:", folder):
         return folder + path[cut]
     return folder
+
+
+class PathMapper:
+    """The `path_map` setting, parsed once; `to_plex` for matching, `to_stash` for messages."""
+
+    def __init__(self, path_map: str):
+        self.rules = parse_path_map(path_map)
+        self._back = reverse_rules(self.rules)
+
+    def to_plex(self, stash_path: str) -> str:
+        return map_path(stash_path, self.rules)
+
+    def to_stash(self, plex_path: str) -> str:
+        return map_path(plex_path, self._back)

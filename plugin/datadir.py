@@ -9,12 +9,11 @@ Standard library only: the hook path resolves it.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict
 
 DATA_DIR_ENV = "STASH2PLEX_DATA_DIR"  # an explicit override for unusual installs
 
 
-def resolve_data_dir(server_connection: Dict[str, Any]) -> str:
+def resolve_data_dir(server_connection: dict) -> str:
     override = os.environ.get(DATA_DIR_ENV)
     if override:
         return os.path.abspath(override)

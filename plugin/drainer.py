@@ -23,7 +23,8 @@ from sync_queue import inbox
 HEARTBEAT_SECONDS = 0.5
 # Retries due within this horizon keep the drainer alive (sleeping, not spinning): the
 # longest default backoff (not found: 600 s) fits, so nobody has to press a button.
-IDLE_HORIZON_SECONDS = 900.0
+RETRY_HORIZON_SECONDS = 900.0
+IDLE_GRACE_SECONDS = 3.0
 # A settings problem is not retried by every hook of a bulk edit: only after this long,
 # or at once when the settings change.
 CONFIG_ERROR_QUIET_SECONDS = 60.0
@@ -49,13 +50,7 @@ class _Heartbeat(threading.Thread):
 
 
 def _recent_config_error(app, settings_hash: str) -> str:
-    row = app.conn.execute("SELECT value FROM meta WHERE key = 'last_config_error'").fetchone()
-    if not row or not row[0]:
-        return ""
-    try:
-        info = json.loads(row[0])
-    except ValueError:
-        return ""
+    info = app.store.last_config_error() or {}
     if info.get("settings_hash") != settings_hash:
         return ""
     if time.time() - float(info.get("at") or 0) > CONFIG_ERROR_QUIET_SECONDS:
@@ -87,7 +82,7 @@ def drain(launch: Dict[str, Any], log: logging.Logger) -> int:
             return 0
         app.store.resume_unacked()
         while True:
-            worker = app.make_worker(idle_grace=IDLE_HORIZON_SECONDS)
+            worker = app.make_worker(idle_grace=IDLE_GRACE_SECONDS, retry_horizon=RETRY_HORIZON_SECONDS)
             worker.start()
             worker.join()
             summary = worker.summary()
@@ -95,6 +90,7 @@ def drain(launch: Dict[str, Any], log: logging.Logger) -> int:
             if summary.get("stopped_reason") == "config":
                 log.error("paused: %s", summary.get("config_error"))
                 return 0
+            app.store.clear_config_error()
             heartbeat.stop_event.set()
             heartbeat.join(5)
             if app.store.counts(time.time()).get("pending", 0) == 0:

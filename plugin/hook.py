@@ -7,9 +7,8 @@ tenacity import: the whole process must cost little more than starting Python.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict
 
-from plugin import spawn, stashlog
+from plugin import spawn
 from plugin.protocol import HookContext
 from sync_queue import inbox
 
@@ -41,7 +40,7 @@ def changed_metadata(hook: HookContext) -> bool:
     return any(name not in PLAYBACK_FIELDS for name in hook.input_fields)
 
 
-def handle(hook: HookContext, data_dir: str, launch: Dict[str, Any]) -> Dict[str, Any]:
+def handle(hook: HookContext, data_dir: str, launch: dict) -> dict:
     """Enqueue the scene durably, make sure a drainer runs, and report what happened."""
     if hook.hook_type and hook.hook_type not in HOOK_TYPES:
         return {"queued": False, "scene_id": hook.scene_id, "reason": f"hook {hook.hook_type} is not handled"}
@@ -52,5 +51,4 @@ def handle(hook: HookContext, data_dir: str, launch: Dict[str, Any]) -> Dict[str
     started = False
     if not inbox.heartbeat_is_fresh(data_dir, now=time.time()):
         started = spawn.start_drainer(launch)
-    stashlog.emit("debug", f"Stash2Plex: queued scene {hook.scene_id}" + (" (drainer started)" if started else ""))
     return {"queued": True, "scene_id": hook.scene_id, "drainer_started": started}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-from typing import List
 
 from plugin import stashlog
 from plugin.datadir import resolve_data_dir
@@ -26,7 +25,7 @@ def answer(text: str) -> None:
     sys.stdout.flush()
 
 
-def main(argv: List[str], script: str) -> int:
+def main(argv: "list[str]", script: str) -> int:
     raw = read_stdin()
     if DRAIN_FLAG in argv:
         from plugin import drainer  # deliberately lazy: only the drainer needs the clients

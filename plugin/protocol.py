@@ -6,8 +6,9 @@ Standard library only: the hook path parses its input here.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+
+# No typing or dataclasses import: annotations stay strings (postponed), and the hook
+# path saves the ~20 ms those modules cost to import.
 
 MAX_STDIN_BYTES = 8 * 1024 * 1024  # a hook input is a few KB; anything near this is not Stash
 
@@ -16,19 +17,27 @@ class ProtocolError(Exception):
     """Stdin is not what Stash sends; the message says what was wrong."""
 
 
-@dataclass
 class HookContext:
-    scene_id: int
-    hook_type: str
-    input_fields: Optional[List[str]]  # None for creates and scan-triggered updates
-    input: Optional[Dict[str, Any]]
+    """What Stash tells a hook: which scene, which event, and which fields changed."""
+
+    __slots__ = ("scene_id", "hook_type", "input_fields", "input")
+
+    def __init__(self, scene_id: int, hook_type: str, input_fields: "list[str] | None", input: "dict | None"):
+        self.scene_id = scene_id
+        self.hook_type = hook_type
+        self.input_fields = input_fields  # None for creates and scan-triggered updates
+        self.input = input
 
 
-@dataclass
 class PluginInput:
-    server_connection: Dict[str, Any]
-    args: Dict[str, Any] = field(default_factory=dict)
-    hook: Optional[HookContext] = None
+    """One run's stdin: the connection to Stash and the task args or hook context."""
+
+    __slots__ = ("server_connection", "args", "hook")
+
+    def __init__(self, server_connection: dict, args: "dict | None" = None, hook: "HookContext | None" = None):
+        self.server_connection = server_connection
+        self.args = args or {}
+        self.hook = hook
 
     @property
     def mode(self) -> str:
@@ -37,7 +46,7 @@ class PluginInput:
         return str(value).strip() if value is not None else ""
 
 
-def _scene_id(value: Any) -> int:
+def _scene_id(value: object) -> int:
     if isinstance(value, bool):
         raise ProtocolError(f"hookContext.id must be a scene id, got {value!r}")
     if isinstance(value, int):
@@ -90,7 +99,7 @@ def parse_input(raw: str) -> PluginInput:
     return PluginInput(server_connection=conn, args=args, hook=hook)
 
 
-def reply(output: Any = None, error: Optional[str] = None) -> str:
+def reply(output: object = None, error: "str | None" = None) -> str:
     """The one line Stash reads from stdout."""
     if error is not None:
         return json.dumps({"error": error}, ensure_ascii=False)

@@ -12,12 +12,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Dict
 
 DRAIN_FLAG = "--drain"
 
 
-def start_drainer(launch: Dict[str, Any]) -> bool:
+def start_drainer(launch: dict) -> bool:
     """Start `Stash2Plex.py --drain` detached; True when a process was started.
 
     `launch` holds script (the entry point's path), server_connection and data_dir.
@@ -26,7 +25,7 @@ def start_drainer(launch: Dict[str, Any]) -> bool:
     import subprocess  # deliberately lazy: most hooks find a drainer already running
 
     argv = [sys.executable, launch["script"], DRAIN_FLAG]
-    kwargs: Dict[str, Any] = {
+    kwargs: dict = {
         "stdin": subprocess.PIPE,
         "stdout": subprocess.DEVNULL,
         "stderr": subprocess.DEVNULL,

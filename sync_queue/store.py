@@ -37,6 +37,17 @@ READY_TABLE = f"ack_queue_{READY_NAME}"  # persist-queue names its table ack_que
 # persist-queue statuses: 0 inited and 1 ready wait to be claimed, 2 is claimed (unacked).
 _UNACK = 2
 PROMOTE_LIMIT = 500
+# Oldest inbox rows first, through inbox_enqueued_at; a scene with a schedule row is dropped.
+INBOX_BATCH_SQL = (
+    "SELECT i.scene_id, i.enqueued_at, i.reason, r.scene_id IS NOT NULL "
+    "FROM inbox AS i LEFT JOIN retry_schedule AS r ON r.scene_id = i.scene_id "
+    "ORDER BY i.enqueued_at LIMIT ?"
+)
+# Through retry_schedule_not_before with a LIMIT: the cost does not depend on how many wait.
+DUE_RETRIES_SQL = (
+    "SELECT scene_id, attempts, not_before, first_failed_at FROM retry_schedule "
+    "WHERE not_before <= ? ORDER BY not_before LIMIT ?"
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,7 @@ class QueueStore:
         clock: Callable[[], float] = time.time,
         promote_limit: int = PROMOTE_LIMIT,
     ):
+        self._owns_conn = not isinstance(data_dir_or_conn, sqlite3.Connection)
         if isinstance(data_dir_or_conn, sqlite3.Connection):
             self.conn = data_dir_or_conn
             main_file = self.conn.execute("PRAGMA database_list").fetchone()[2]
@@ -129,10 +141,13 @@ class QueueStore:
             return count
 
     def close(self) -> None:
+        """Close the ready queue's connections, and our connection if we opened it."""
         with self._lock:
             if self._ready is not None:
                 self._ready.close()
                 self._ready = None
+            if self._owns_conn:
+                self.conn.close()
 
     # -- promotion -------------------------------------------------------------------
 
@@ -152,12 +167,7 @@ class QueueStore:
             return moved
 
     def _promote_inbox(self, now: float) -> int:
-        rows = self.conn.execute(
-            "SELECT i.scene_id, i.enqueued_at, i.reason, r.scene_id IS NOT NULL "
-            "FROM inbox AS i LEFT JOIN retry_schedule AS r ON r.scene_id = i.scene_id "
-            "ORDER BY i.enqueued_at LIMIT ?",
-            (self._promote_limit,),
-        ).fetchall()
+        rows = self.conn.execute(INBOX_BATCH_SQL, (self._promote_limit,)).fetchall()
         moved = 0
         for scene_id, enqueued_at, reason, waiting in rows:
             if waiting:
@@ -175,11 +185,7 @@ class QueueStore:
         return moved
 
     def _promote_due(self, now: float) -> int:
-        rows = self.conn.execute(
-            "SELECT scene_id, attempts, not_before, first_failed_at FROM retry_schedule "
-            "WHERE not_before <= ? ORDER BY not_before LIMIT ?",
-            (now, self._promote_limit),
-        ).fetchall()
+        rows = self.conn.execute(DUE_RETRIES_SQL, (now, self._promote_limit)).fetchall()
         for scene_id, attempts, _not_before, first_failed_at in rows:
             self._queue().put(
                 {
@@ -259,7 +265,7 @@ class QueueStore:
         with self._lock:
             if self.conn.execute("SELECT 1 FROM inbox LIMIT 1").fetchone():
                 return True
-            return self._count_ready("status < ?", (_UNACK,)) > 0
+            return self._ready_row("SELECT 1 FROM {table} WHERE status < ? LIMIT 1", (_UNACK,)) is not None
 
     def next_retry_at(self) -> Optional[float]:
         with self._lock:
@@ -355,19 +361,31 @@ class QueueStore:
                 {"message": message, "at": now, "settings_hash": settings_hash},
             )
 
+    def last_config_error(self) -> Optional[dict]:
+        return db.get_meta(self.conn, "last_config_error")
+
+    def clear_config_error(self) -> None:
+        """A drain that got past the settings check proves they work again."""
+        with self._lock:
+            db.delete_meta(self.conn, "last_config_error")
+
     # -- status ----------------------------------------------------------------------
+
+    def _ready_row(self, select: str, params: tuple) -> Optional[tuple]:
+        """One row from the ready table; None before any drainer has created it."""
+        try:
+            return self.conn.execute(select.format(table=READY_TABLE), params).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return None
+            raise
+
+    def _count_ready(self, where: str, params: tuple) -> int:
+        row = self._ready_row(f"SELECT count(*) FROM {{table}} WHERE {where}", params)
+        return int(row[0]) if row else 0
 
     def _scalar(self, sql: str, params: tuple = ()) -> object:
         return self.conn.execute(sql, params).fetchone()[0]
-
-    def _count_ready(self, where: str, params: tuple) -> int:
-        try:
-            row = self.conn.execute(f"SELECT count(*) FROM {READY_TABLE} WHERE {where}", params).fetchone()
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):
-                return 0  # no drainer has opened the ready queue yet
-            raise
-        return int(row[0])
 
     def counts(self, now: Optional[float] = None) -> dict:
         """Queue sizes for status and progress. Safe from any process."""

@@ -86,6 +86,7 @@ def drain_foreground(ctx: TaskContext) -> Dict[str, Any]:
     counts = app.store.counts(time.time())
     if summary.get("stopped_reason") == "config":
         raise ConfigError(str(summary.get("config_error")))
+    app.store.clear_config_error()
     if int(counts.get("deferred", 0)) > 0 or _busy(counts) > 0:
         ctx.start_drainer()  # waiting retries are the background drainer's job
     ctx.progress(1.0)

@@ -6,22 +6,11 @@ when both are down.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any, Dict, Optional
 
-from sync_queue import inbox
+from sync_queue import db, inbox
 from tasks.context import TaskContext
-
-
-def _meta(conn, key: str) -> Optional[Any]:
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    if row is None or row[0] is None:
-        return None
-    try:
-        return json.loads(row[0])
-    except ValueError:
-        return row[0]
 
 
 def _iso(ts: Optional[float]) -> Optional[str]:
@@ -49,8 +38,8 @@ def run(ctx: TaskContext) -> Dict[str, Any]:
         "drainer_alive": bool(drainer_alive),
         "index": index,
         "synced_scenes": app.sync_state.count(),
-        "last_config_error": _meta(app.conn, "last_config_error"),
-        "last_corruption": _meta(app.conn, "last_corruption"),
+        "last_config_error": app.store.last_config_error(),
+        "last_corruption": db.get_meta(app.conn, "last_corruption"),
         "data_dir": app.data_dir,
     }
     result["summary"] = (
@@ -60,7 +49,5 @@ def run(ctx: TaskContext) -> Dict[str, Any]:
         f"drainer {'running' if drainer_alive else 'idle'}, index {index.get('size', 0)} files"
     )
     if result["last_config_error"]:
-        message = result["last_config_error"]
-        message = message.get("message") if isinstance(message, dict) else message
-        result["summary"] += f"; paused by a settings problem: {message}"
+        result["summary"] += f"; paused by a settings problem: {result['last_config_error'].get('message')}"
     return result

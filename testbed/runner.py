@@ -98,6 +98,9 @@ def load_manifest(plugin_dir: str) -> Manifest:
     interface = raw.get("interface") or "raw"
     if interface not in ("raw", "rpc", "js"):
         raise ValueError("invalid interface type %s" % interface)
+    # An unknown errLog name falls back to error, as PluginLogLevelFromName does.
+    err_log = str(raw.get("errLog") or "error")
+    err_log = err_log if err_log in set(LEVELS.values()) | {"none"} else "error"
     root = yaml.compose(text)
     nodes = {k.value: v for k, v in root.value} if isinstance(root, yaml.MappingNode) else {}
 
@@ -115,7 +118,7 @@ def load_manifest(plugin_dir: str) -> Manifest:
 
     return Manifest(plugin_id=os.path.splitext(ymls[0])[0], path=path,
                     name=str(raw.get("name") or ""), exec=[str(a) for a in raw.get("exec") or []],
-                    interface=interface, err_log=str(raw.get("errLog") or "error"),
+                    interface=interface, err_log=err_log,
                     tasks=operations("tasks"), hooks=operations("hooks"), raw=raw)
 
 

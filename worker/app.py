@@ -132,19 +132,23 @@ class App:
     def syncer(self) -> SceneSyncer:
         return SceneSyncer(self.settings, self.stash, self.plex, self.conn, clock=self.clock)
 
-    def make_worker(self, idle_grace: Optional[float], on_progress=None, on_beat=None) -> SyncWorker:
+    def make_worker(
+        self, idle_grace: Optional[float], retry_horizon: Optional[float] = None, on_progress=None, on_beat=None
+    ) -> SyncWorker:
         settings = self.settings
         return SyncWorker(
             store=self.store,
             breaker=self.breaker(settings),
             settings=settings,
             sync_batch=self.syncer().sync_batch,
-            sync_state=self.sync_state,
+            state_lookup=self.sync_state.get_many,
             clock=self.clock,
             rng=random.Random(),
             idle_grace=idle_grace,
+            retry_horizon=retry_horizon,
             on_progress=on_progress,
             on_beat=on_beat,
+            settings_hash=settings.fingerprint(),
         )
 
     def close(self) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Set
 from urllib.parse import parse_qsl, urlsplit
 
-from testbed.faults import Faults
+from testbed.faults import Action, Faults
 from testbed.plex.routes import PlexRoutes, Request, Response, error
 
 CONTROL_PREFIX = "/__testbed__"
@@ -69,33 +70,44 @@ class PlexApp:
             return
         action = self.faults.check(req.method, req.path)
         entry = {"method": req.method, "path": req.path, "query": req.query,
-                 "time": time.time(), "status": None, "duration": 0.0, "fault": None,
-                 "body_length": len(req.body)}
-        try:
-            if action.delay and not self.faults.sleep(action.delay):
-                entry["fault"] = "released"
-                handler.close_connection = True
-                return
-            if action.hang:
-                # Hold the connection past the client's timeout, then drop it unanswered.
-                entry["fault"] = "hang"
-                self.faults.sleep(action.hang)
-                handler.close_connection = True
-                return
-            if action.status is not None:
-                entry["fault"] = "status"
-                resp = error(action.status)
-                if action.status in (429, 503):
-                    resp.headers["Retry-After"] = "1"
-            elif not self._authorised(req):
-                resp = error(401)
-            else:
-                resp = self.routes.dispatch(req)
-            entry["status"] = resp.status
-            _write(handler, resp)
-        finally:
-            entry["duration"] = time.monotonic() - started
+                 "headers": _plex_headers(req), "time": time.time(), "status": None,
+                 "duration": 0.0, "fault": None, "body_length": len(req.body)}
+        resp = self._answer(req, action, entry)
+        entry["duration"] = time.monotonic() - started
+        if resp is None:
+            handler.close_connection = True  # dropped unanswered
+            return
+        entry["status"] = resp.status
+        # Logged before the reply is written, so a client that has its answer
+        # always finds its request in the log.
+        self.log.add(entry)
+        _write(handler, resp)
+
+    def _answer(self, req: Request, action: Action, entry: Dict[str, Any]) -> Optional[Response]:
+        if action.delay and not self.faults.sleep(action.delay):
+            entry["fault"] = "released"
             self.log.add(entry)
+            return None
+        if action.hang:
+            # Hold the connection past the client's timeout, then drop it unanswered.
+            # The entry is visible while the request hangs.
+            entry["fault"] = "hang"
+            self.log.add(entry)
+            self.faults.sleep(action.hang)
+            return None
+        if action.status is not None:
+            entry["fault"] = "status"
+            resp = error(action.status)
+            if action.status in (429, 503):
+                resp.headers["Retry-After"] = "1"
+            return resp
+        if not self._authorised(req):
+            return error(401)
+        try:
+            return self.routes.dispatch(req)
+        except Exception:  # an emulator bug: answer 500 and keep the trace
+            entry["error"] = traceback.format_exc()
+            return error(500)
 
     def _authorised(self, req: Request) -> bool:
         if req.path in NO_TOKEN_PATHS:
@@ -108,6 +120,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "PlexMediaServer/testbed"
     timeout = 60  # idle keep-alive connections end on their own
+    # Headers and body go out in separate writes; with Nagle on, the client's
+    # delayed ACK adds about 40 ms to every keep-alive request.
+    disable_nagle_algorithm = True
 
     def _serve(self) -> None:
         try:
@@ -207,6 +222,12 @@ class Listener:
             thread.join(join_timeout)
 
 
+def _plex_headers(req: Request) -> Dict[str, str]:
+    """The X-Plex-* request headers worth asserting on (never the token)."""
+    return {k.title(): v for k, v in req.headers.items()
+            if k.startswith("x-plex-") and k != "x-plex-token"}
+
+
 def _read_request(handler: _Handler) -> Optional[Request]:
     parts = urlsplit(handler.path)
     headers = {k.lower(): v for k, v in handler.headers.items()}
@@ -214,8 +235,11 @@ def _read_request(handler: _Handler) -> Optional[Request]:
     if headers.get("transfer-encoding", "").lower() == "chunked":
         body = _read_chunked(handler)
     else:
-        length = int(headers.get("content-length") or 0)
-        if length > MAX_BODY:
+        try:
+            length = int(headers.get("content-length") or 0)
+        except ValueError:
+            length = MAX_BODY + 1
+        if length > MAX_BODY or length < 0:
             _write(handler, error(400))
             handler.close_connection = True
             return None

@@ -7,6 +7,7 @@ items cheap.
 """
 from __future__ import annotations
 
+import gc
 import threading
 import time
 import uuid
@@ -98,13 +99,21 @@ class Store:
 
     def add_many(self, section_id: Any, rows: Iterable[Tuple[str, Dict[str, Any]]]) -> List[int]:
         """Bulk insert (seeding); one cache invalidation for all rows."""
-        with self.lock:
-            section = self.section(section_id)
-            when = self.now()
-            keys = [self._insert(section, path, None, when, dict(fields))
-                    for path, fields in rows]
-            self._changed()
-            return keys
+        # Hundreds of thousands of small objects make the cyclic GC run over and
+        # over; pausing it more than halves the time to seed 50,000 movies.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            with self.lock:
+                section = self.section(section_id)
+                when = self.now()
+                keys = [self._insert(section, path, None, when, dict(fields))
+                        for path, fields in rows]
+                self._changed()
+                return keys
+        finally:
+            if was_enabled:
+                gc.enable()
 
     def _insert(self, section: Section, path: str, title: Optional[str],
                 when: Optional[int], fields: Dict[str, Any]) -> int:
@@ -115,9 +124,8 @@ class Store:
         if title is None:
             title = fields.pop("title", None)
         tags: Dict[str, List[Tag]] = {}
-        for plural, kind in PLURALS.items():
-            if plural in fields:
-                tags[kind] = [_as_tag(v) for v in fields.pop(plural) or []]
+        for plural in [p for p in fields if p in PLURALS]:
+            tags[PLURALS[plural]] = [_as_tag(v) for v in fields.pop(plural) or []]
         user_rating = fields.pop("userRating", None)
         locked = set(fields.pop("locked", ()) or ())
         added_at = int(fields.pop("addedAt", when))
@@ -329,6 +337,8 @@ class Store:
 
 
 def _as_tag(value: Any) -> Tag:
+    if type(value) is str:  # the common case, checked first: seeding makes 300k tags
+        return Tag(value)
     if isinstance(value, Tag):
         return Tag(value.name, value.role)
     if isinstance(value, dict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from testbed.stash import jpeg
@@ -224,19 +224,21 @@ class Store:
     # -- images ------------------------------------------------------------------
 
     def set_image(self, kind: str, obj_id: int, data: Optional[bytes],
-                  bump: bool = True) -> None:
-        """Store explicit image bytes (None: back to the generated image)."""
+                  bump: bool = True, back: bool = False) -> None:
+        """Store explicit image bytes (None: a freshly generated image instead)."""
         table = self.table(kind)
         with self.lock:
             rec = table.get(int(obj_id))
             if rec is None:
                 raise NotFound("%s %s" % (kind, obj_id))
-            key = "%s/%d" % (kind, int(obj_id))
+            key = "%s/%d%s" % (kind, int(obj_id), "/back" if back else "")
             if data is None:
                 self.images.pop(key, None)
             else:
                 self.images[key] = bytes(data)
-            new = dict(rec, image_version=rec["image_version"] + 1, has_image=True)
+            flag = "has_back_image" if back else "has_image"
+            new = dict(rec, image_version=rec["image_version"] + 1)
+            new[flag] = True
             if bump:
                 new["updated_at"] = self.now()
             table[new["id"]] = new
@@ -245,7 +247,7 @@ class Store:
         """Bytes served for an object's image; generated ones change per version."""
         with self.lock:
             rec = self.table(kind).get(int(obj_id))
-            if rec is None:
+            if rec is None or (back and not rec.get("has_back_image")):
                 return None
             explicit = self.images.get("%s/%d%s" % (kind, int(obj_id), "/back" if back else ""))
             version = rec["image_version"]
@@ -304,5 +306,3 @@ def tag_descendants(store: Store, root: int, depth: int) -> List[int]:
     return out
 
 
-def shift(ts: datetime, **delta: float) -> datetime:
-    return ts + timedelta(**delta)

@@ -1,0 +1,141 @@
+import socket
+
+import pytest
+import requests
+import requests.exceptions as rq
+import tenacity
+from plexapi.exceptions import BadRequest, NotFound, TwoFactorRequired, Unauthorized
+
+from validation.errors import (
+    AmbiguousMatch,
+    ConfigError,
+    ErrorKind,
+    InvalidMetadata,
+    NotFoundYet,
+    PermanentError,
+    SyncError,
+    TransientError,
+)
+from worker.classify import classify, describe
+
+T, N, C, P, U = (
+    ErrorKind.TRANSIENT,
+    ErrorKind.NOT_FOUND,
+    ErrorKind.CONFIG,
+    ErrorKind.PERMANENT,
+    ErrorKind.UNEXPECTED,
+)
+URL = "http://127.0.0.1:32400/library/metadata/7"
+
+
+def plex(cls, status, codename):
+    # Exactly the message plexapi's PlexServer.query builds for a non-2xx answer.
+    return cls(f"({status}) {codename}; {URL} <html>error</html>")
+
+
+def http_error(status):
+    response = requests.Response()
+    response.status_code = status
+    return rq.HTTPError(f"{status} error", response=response)
+
+
+def retry_error(exc):
+    attempt = tenacity.Future(attempt_number=3)
+    attempt.set_exception(exc)
+    return tenacity.RetryError(attempt)
+
+
+def retry_error_without_exception():
+    attempt = tenacity.Future(attempt_number=3)
+    attempt.set_result(None)
+    return tenacity.RetryError(attempt)
+
+
+def chained(outer, cause):
+    try:
+        raise outer from cause
+    except Exception as exc:  # noqa: BLE001 - building a real chained exception
+        return exc
+
+
+TABLE = [
+    # our own errors carry their kind
+    (TransientError("plex busy"), T),
+    (NotFoundYet("not scanned"), N),
+    (ConfigError("unknown library"), C),
+    (PermanentError("scene deleted"), P),
+    (InvalidMetadata("title: too long"), P),
+    (AmbiguousMatch("/a.mp4", ["1", "2"]), P),
+    (SyncError("something odd"), U),
+    # plexapi
+    (plex(Unauthorized, 401, "unauthorized"), C),
+    (plex(TwoFactorRequired, 401, "unauthorized"), C),
+    (plex(NotFound, 404, "not_found"), N),
+    (NotFound("Invalid library section: Movies"), N),
+    (plex(BadRequest, 429, "too_many_requests"), T),
+    (plex(BadRequest, 500, "internal_server_error"), T),
+    (plex(BadRequest, 502, "bad_gateway"), T),
+    (plex(BadRequest, 503, "service_unavailable"), T),
+    (plex(BadRequest, 504, "gateway_timeout"), T),
+    (plex(BadRequest, 507, "insufficient_storage"), T),
+    (plex(BadRequest, 403, "forbidden"), C),
+    (plex(BadRequest, 404, "not_found"), N),
+    (plex(BadRequest, 400, "bad_request"), P),
+    (plex(BadRequest, 422, "unprocessable_entity"), P),
+    (BadRequest("Unknown filter: foo=bar"), P),
+    # requests and sockets
+    (rq.ConnectionError("refused"), T),
+    (rq.ConnectTimeout("connect timed out"), T),
+    (rq.ReadTimeout("read timed out"), T),
+    (rq.Timeout("timed out"), T),
+    (rq.ChunkedEncodingError("cut"), T),
+    (rq.ProxyError("proxy"), T),
+    (rq.RetryError("too many 503"), T),
+    (ConnectionResetError(104, "Connection reset by peer"), T),
+    (ConnectionRefusedError(111, "Connection refused"), T),
+    (TimeoutError("timed out"), T),
+    (socket.timeout("timed out"), T),
+    (socket.gaierror(-2, "Name or service not known"), T),
+    (rq.MissingSchema("No scheme supplied"), C),
+    (rq.InvalidSchema("No connection adapters"), C),
+    (rq.InvalidURL("Invalid URL"), C),
+    (http_error(503), T),
+    (http_error(401), C),
+    (http_error(400), P),
+    (http_error(404), N),
+    # tenacity: the last attempt decides
+    (retry_error(rq.ConnectionError("refused")), T),
+    (retry_error(plex(NotFound, 404, "not_found")), N),
+    (retry_error(plex(BadRequest, 400, "bad_request")), P),
+    (retry_error_without_exception(), U),
+    # everything else
+    (ValueError("bad"), U),
+    (KeyError("x"), U),
+    (PermissionError(13, "Permission denied"), U),
+    (chained(RuntimeError("wrapped"), ConnectionRefusedError(111, "refused")), T),
+    (chained(RuntimeError("wrapped"), ValueError("bad")), U),
+]
+
+
+@pytest.mark.parametrize("exc, kind", TABLE, ids=[f"{type(e).__name__}-{i}" for i, (e, _) in enumerate(TABLE)])
+def test_classify(exc, kind):
+    assert classify(exc) is kind
+
+
+def test_describe_masks_tokens_and_names_the_fix():
+    exc = Unauthorized(f"(401) unauthorized; {URL}?X-Plex-Token=abc123secret&x=1 denied")
+    text = describe(exc)
+    assert "abc123secret" not in text
+    assert "X-Plex-Token=***" in text
+    assert "Plex token setting" in text
+
+
+def test_describe_is_short_and_on_one_line():
+    text = describe(ValueError("line one\nline two " + "x" * 2000))
+    assert "\n" not in text and len(text) <= 500
+    assert text.startswith("ValueError: line one line two")
+
+
+def test_describe_uses_our_message_and_the_retry_errors_last_attempt():
+    assert describe(ConfigError("plex_url is not set")) == "plex_url is not set"
+    assert describe(retry_error(rq.ConnectionError("refused"))) == "ConnectionError: refused"

@@ -1,0 +1,83 @@
+"""The hook path: what it filters, what it imports, and that it logs only in Stash's format."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from plugin import stashlog
+from plugin.datadir import resolve_data_dir
+from plugin.hook import changed_metadata
+from plugin.protocol import HookContext
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def ctx(fields):
+    return HookContext(scene_id=1, hook_type="Scene.Update.Post", input_fields=fields, input={} if fields else None)
+
+
+@pytest.mark.parametrize(
+    "fields, queued",
+    [
+        (["id", "play_count"], False),
+        (["id", "resume_time", "play_duration"], False),
+        (["id", "o_counter"], False),
+        (["id"], False),
+        (["id", "title"], True),
+        (["id", "tag_ids", "play_count"], True),
+        (["id", "cover_image"], True),
+        (None, True),  # create or scan: no inputFields
+    ],
+)
+def test_only_playback_updates_are_ignored(fields, queued):
+    assert changed_metadata(ctx(fields)) is queued
+
+
+def test_hook_path_imports_no_heavy_module(tmp_path):
+    """Promise 3: no plexapi, pydantic, stashapi, tenacity (nor persist-queue, filelock) on the hook path."""
+    probe = (
+        "import sys, json, io;"
+        f"sys.path.insert(0, {ROOT!r});"
+        "sys.argv=['Stash2Plex.py'];"
+        "doc=json.dumps({'server_connection': {'Dir': %r}, 'args': {'hookContext': {'id': 3, 'type': 'Scene.Update.Post', 'inputFields': ['id','title']}}});"
+        "sys.stdin=io.TextIOWrapper(io.BytesIO(doc.encode()));"
+        "import time, os; from sync_queue import inbox;"
+        "d=os.path.join(%r, 'plugin_data', 'Stash2Plex'); inbox.enqueue(d, [1], 'seed');"
+        "c=inbox.connect(d); inbox.beat(c, 1, time.time()); c.close();"
+        "from plugin.main import main; main([], script='x');"
+        "heavy=[m for m in ('plexapi','pydantic','stashapi','tenacity','persistqueue','filelock','requests','logging') if m in sys.modules];"
+        "sys.stderr.write('HEAVY=' + ','.join(heavy))"
+    ) % (str(tmp_path), str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
+    assert "HEAVY=" in result.stderr, result.stderr
+    assert result.stderr.split("HEAVY=")[1].strip() == ""
+    output = json.loads(result.stdout)["output"]
+    assert output["queued"] is True and output["drainer_started"] is False
+
+
+def test_log_lines_are_prefixed_redacted_and_capped():
+    stashlog.add_secret("sekrit-token-123")
+    out = io.StringIO()
+    stashlog.emit("error", "token sekrit-token-123 url ?X-Plex-Token=abc&x=1\nsecond line " + "y" * 20000, stream=out)
+    line = out.getvalue()
+    assert line.startswith("\x01e\x02") and line.endswith("\n") and line.count("\n") == 1
+    assert "sekrit-token-123" not in line and "abc&" not in line
+    assert len(line) < 9000
+
+
+def test_progress_is_clamped():
+    out = io.StringIO()
+    stashlog.progress(1.7, stream=out)
+    stashlog.progress(-1, stream=out)
+    assert out.getvalue() == "\x01p\x021.0000\n\x01p\x020.0000\n"
+
+
+def test_data_dir_lives_beside_stash_config_not_in_plugin_folder(tmp_path):
+    conn = {"Dir": str(tmp_path / "stash"), "PluginDir": str(tmp_path / "stash" / "plugins" / "Stash2Plex")}
+    data_dir = resolve_data_dir(conn)
+    assert data_dir == os.path.join(str(tmp_path / "stash"), "plugin_data", "Stash2Plex")
+    assert not data_dir.startswith(conn["PluginDir"])

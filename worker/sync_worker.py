@@ -1,0 +1,266 @@
+"""The SyncWorker thread: promote → claim a batch → sync → route each result.
+
+Everything it touches is injected (store, breaker, settings, the sync function, the
+clock, the random source and the wait), so tests drive it on real SQLite files with a
+fake clock, and every runner (background drainer, Process Queue) routes failures through
+the same classify → decide path.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+from sync_queue.store import Job, QueueStore
+from validation.errors import ErrorKind, SyncError
+from worker.breaker import CircuitBreaker
+from worker.classify import classify, describe
+from worker.policy import DeadLetter, Retry, decide
+
+log = logging.getLogger(__name__)
+
+SyncBatch = Callable[[List[int]], Mapping[int, object]]
+StateLookup = Callable[[List[int]], Mapping[int, Any]]
+
+# After an outage Plex is often still busy (a restart re-reads its library): for this long
+# the worker sends small batches with a pause between them.
+POLITE_SECONDS = 30.0
+POLITE_BATCH = 5
+MIN_PAUSE = 0.01  # never spin on a zero wait
+
+
+def _changed(result: object) -> bool:
+    """Results say `changed=False` (attribute or key) when the scene needed no Plex edit."""
+    if isinstance(result, Mapping):
+        return bool(result.get("changed", True))
+    return bool(getattr(result, "changed", True))
+
+
+class SyncWorker(threading.Thread):
+    def __init__(
+        self,
+        store: QueueStore,
+        breaker: CircuitBreaker,
+        settings: Any,
+        sync_batch: SyncBatch,
+        *,
+        state_lookup: Optional[StateLookup] = None,
+        clock: Callable[[], float] = time.time,
+        rng: Optional[random.Random] = None,
+        wait: Optional[Callable[[float], object]] = None,
+        batch_size: int = 50,
+        idle_grace: Optional[float] = 3.0,
+        retry_horizon: Optional[float] = None,
+        on_progress: Optional[Callable[[int, int, dict], None]] = None,
+        on_beat: Optional[Callable[[], None]] = None,
+        settings_hash: Optional[str] = None,
+    ):
+        super().__init__(name="SyncWorker", daemon=True)
+        self.store = store
+        self.breaker = breaker
+        self.settings = settings
+        self.sync_batch = sync_batch
+        self.state_lookup = state_lookup
+        self.clock = clock
+        self.rng = rng if rng is not None else random.Random()
+        self.stop_event = threading.Event()
+        self.pause = wait if wait is not None else self.stop_event.wait
+        self.batch_size = max(1, batch_size)
+        self.idle_grace = idle_grace
+        # Retries due within this many seconds keep the worker alive (asleep) even after
+        # idle_grace; defaults to idle_grace. The detached drainer uses a long horizon.
+        self.retry_horizon = idle_grace if retry_horizon is None else retry_horizon
+        self.on_progress = on_progress
+        self.on_beat = on_beat
+        self.settings_hash = settings_hash
+        self.stopped_reason: Optional[str] = None
+        self.config_error: Optional[str] = None
+        self.error: Optional[BaseException] = None
+        self._tally: Counter = Counter()
+        self._errors: Counter = Counter()
+        self._idle_since: Optional[float] = None
+        self._store_coalesced_base = store.coalesced
+
+    # -- control ---------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Finish the current batch, then return."""
+        self.stop_event.set()
+
+    def run(self) -> None:
+        try:
+            while not self.stop_event.is_set():
+                if not self._cycle():
+                    return
+            self.stopped_reason = self.stopped_reason or "stopped"
+        except Exception as exc:  # the drainer reads .error and logs it; jobs stay claimed until resumed
+            log.exception("sync worker stopped by an error")
+            self.error = exc
+            self.stopped_reason = "error"
+
+    def summary(self) -> dict:
+        coalesced = self._tally["skipped_coalesced"] + self.store.coalesced - self._store_coalesced_base
+        return {
+            "synced": self._tally["synced"],
+            "unchanged": self._tally["unchanged"],
+            "deferred": self._tally["deferred"],
+            "dead_lettered": self._tally["dead_lettered"],
+            "skipped_coalesced": coalesced,
+            "released": self._tally["released"],
+            "errors_by_kind": dict(self._errors),
+            "stopped_reason": self.stopped_reason,
+            "config_error": self.config_error,
+        }
+
+    # -- one turn of the loop --------------------------------------------------------
+
+    def _wait(self, seconds: float) -> None:
+        self.pause(max(MIN_PAUSE, seconds))
+
+    def _cycle(self) -> bool:
+        """One promote/claim/sync turn; False when the worker should stop."""
+        now = self.clock()
+        if self.on_beat is not None:
+            self.on_beat()
+        self.store.promote(now)
+        if not self.store.has_ready():
+            return self._idle(now)
+        self._idle_since = None
+        if not self.breaker.allow(now):
+            return self._hold(now)
+        jobs = self.store.claim(self._batch_limit(now), now)
+        jobs = self._drop_already_synced(jobs)
+        if not jobs:
+            self.breaker.cancel_probe(now)
+            return True
+        keep_going = self._run_batch(jobs)
+        self._report_progress()
+        if keep_going and self._polite(self.clock()):
+            self._wait(self.settings.poll_interval)
+        return keep_going
+
+    def _idle(self, now: float) -> bool:
+        """Nothing ready: wait for a retry due soon, or stop after `idle_grace` quiet seconds."""
+        poll = self.settings.poll_interval
+        if self.idle_grace is None:
+            self._wait(poll)
+            return True
+        next_retry = self.store.next_retry_at()
+        if next_retry is not None and next_retry <= now + max(self.idle_grace, self.retry_horizon):
+            self._idle_since = None
+            self._wait(min(poll, next_retry - now))
+            return True
+        if self._idle_since is None:
+            self._idle_since = now
+        quiet = now - self._idle_since
+        if quiet >= self.idle_grace:
+            self.stopped_reason = "idle"
+            return False
+        self._wait(min(poll, self.idle_grace - quiet))
+        return True
+
+    def _hold(self, now: float) -> bool:
+        """The circuit is open: attempt nothing, count nothing, wait for the probe time."""
+        self.breaker.note_jobs_held(self.store.counts(now)["pending"])
+        probe_at = self.breaker.next_probe_at()
+        self._wait(min(self.settings.poll_interval, (probe_at or now) - now))
+        return True
+
+    def _polite(self, now: float) -> bool:
+        recovered = self.breaker.recovered_at()
+        return recovered is not None and 0.0 <= now - recovered < POLITE_SECONDS
+
+    def _batch_limit(self, now: float) -> int:
+        if self.breaker.holds_probe or self.breaker.failures() > 0:
+            return 1  # a probe is one job; after a transient failure, feel the way one job at a time
+        if self._polite(now):
+            return min(self.batch_size, POLITE_BATCH)
+        return self.batch_size
+
+    def _drop_already_synced(self, jobs: List[Job]) -> List[Job]:
+        """Ack jobs queued before the last successful sync read Stash: that sync already covered them."""
+        if not jobs or self.state_lookup is None:
+            return jobs
+        states = self.state_lookup([job.scene_id for job in jobs])
+        kept = []
+        for job in jobs:
+            state = states.get(job.scene_id)
+            read_at = None if state is None else state.read_at
+            if read_at is not None and job.enqueued_at < read_at:
+                self.store.ack(job)
+                self._tally["skipped_coalesced"] += 1
+            else:
+                kept.append(job)
+        return kept
+
+    # -- routing results -------------------------------------------------------------
+
+    def _call_sync(self, scene_ids: List[int]) -> Dict[int, object]:
+        try:
+            results = self.sync_batch(scene_ids)
+        except Exception as exc:  # a failure of the whole batch applies to each of its scenes
+            return {scene_id: exc for scene_id in scene_ids}
+        return dict(results or {})
+
+    def _run_batch(self, jobs: List[Job]) -> bool:
+        results = self._call_sync([job.scene_id for job in jobs])
+        now = self.clock()
+        config_message = None
+        for outcome in results.values():
+            if isinstance(outcome, BaseException) and classify(outcome) is ErrorKind.CONFIG:
+                config_message = describe(outcome)
+                break
+        for job in jobs:
+            outcome = results.get(job.scene_id)
+            if job.scene_id not in results:
+                outcome = SyncError(f"the sync returned no result for scene {job.scene_id}")
+            if isinstance(outcome, BaseException):
+                self._route_failure(job, outcome, now, hold=config_message is not None)
+            else:
+                self.store.succeeded(job, now)
+                self.breaker.success(now)
+                self._tally["synced" if _changed(outcome) else "unchanged"] += 1
+        self.breaker.cancel_probe(now)  # no-op unless the probe ended with neither success nor transient failure
+        if config_message is None:
+            return True
+        self.store.note_config_error(config_message, now, self.settings_hash)
+        self.config_error = config_message
+        self.stopped_reason = "config"
+        log.error("draining paused until the settings are fixed: %s", config_message)
+        return False
+
+    def _route_failure(self, job: Job, exc: BaseException, now: float, hold: bool) -> None:
+        kind = classify(exc)
+        message = describe(exc)
+        self._errors[kind.value] += 1
+        if kind is ErrorKind.UNEXPECTED:
+            log.error("scene %s: unexpected failure: %s", job.scene_id, message, exc_info=exc)
+        else:
+            log.warning("scene %s: %s failure: %s", job.scene_id, kind.value, message)
+        # A config error in the batch, or an open circuit, means the failure says nothing
+        # about this job: put it back without counting an attempt.
+        if hold or (kind is ErrorKind.TRANSIENT and self.breaker.failure(kind, message, now)):
+            self.store.release(job)
+            self._tally["released"] += 1
+            return
+        decision = decide(job.attempts, kind, message, now, self.settings, self.rng)
+        if isinstance(decision, Retry):
+            self.store.defer(job, decision.not_before, decision.attempts, kind, message, now=now)
+            self._tally["deferred"] += 1
+        elif isinstance(decision, DeadLetter):
+            self.store.dead_letter(job, decision.kind, decision.reason, decision.attempts, now=now)
+            self._tally["dead_lettered"] += 1
+        else:  # Pause: only CONFIG decides that, and CONFIG is held above
+            self.store.release(job)
+            self._tally["released"] += 1
+
+    def _report_progress(self) -> None:
+        if self.on_progress is None:
+            return
+        summary = self.summary()
+        done = sum(summary[k] for k in ("synced", "unchanged", "deferred", "dead_lettered", "skipped_coalesced"))
+        self.on_progress(done, done + self.store.counts()["pending"], summary)
