@@ -47,6 +47,9 @@ def run(table: Table) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = os.path.join(tmp, "plugin_data", "Stash2Plex")
         os.makedirs(data_dir)
+        from sync_queue.db import open_db
+
+        open_db(data_dir).close()  # the schema a drainer would have created
         fresh = []
         for i in range(RUNS):
             conn = inbox.connect(data_dir)

@@ -104,7 +104,8 @@ def budget(n: int) -> None:
                   f"  [{len(counted)} of {len(log)} total]")
             by_kind = {}
             for e in counted:
-                key = f"{e['method']} {e['path'].split('?')[0] if not e['path'].startswith('/library/metadata/') else '/library/metadata/…'}"
+                path = "/library/metadata/…" if e["path"].startswith("/library/metadata/") else e["path"]
+                key = f"{e['method']} {path}"
                 by_kind[key] = by_kind.get(key, 0) + 1
             for key, count in sorted(by_kind.items(), key=lambda kv: -kv[1]):
                 print(f"    {count:6d}  {key}")

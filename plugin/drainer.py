@@ -59,8 +59,6 @@ def _recent_config_error(app, settings_hash: str) -> str:
 
 
 def drain(launch: Dict[str, Any], log: logging.Logger) -> int:
-    from validation.errors import SyncError  # deliberately lazy: pydantic-free until needed
-    from worker.app import App
     from worker.lock import DrainLock
 
     data_dir = launch["data_dir"]
@@ -68,6 +66,10 @@ def drain(launch: Dict[str, Any], log: logging.Logger) -> int:
     if not lock.try_acquire():
         log.debug("another drainer holds the lock; exiting")
         return 0
+    # Deliberately after the lock: a spare drainer exits before importing the clients.
+    from validation.errors import SyncError
+    from worker.app import App
+
     heartbeat = _Heartbeat(data_dir)
     heartbeat.start()
     app = App(launch["server_connection"], data_dir)

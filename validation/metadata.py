@@ -209,7 +209,8 @@ def build_metadata(scene: Dict[str, Any], settings) -> PlexMetadata:
         title = file_title(scene)
 
     excluded = settings.excluded_tag_names
-    tags = [n for n in _names_of(scene.get("tags"), "tags") if not (isinstance(n, str) and n.strip().casefold() in excluded)]
+    tags = [n for n in _names_of(scene.get("tags"), "tags")
+            if not (isinstance(n, str) and n.strip().casefold() in excluded)]
 
     groups = scene.get("groups") or []
     if not isinstance(groups, list):
@@ -221,7 +222,8 @@ def build_metadata(scene: Dict[str, Any], settings) -> PlexMetadata:
     rating100 = scene.get("rating100")
     if rating100 is not None and (isinstance(rating100, bool) or not isinstance(rating100, (int, float))):
         raise InvalidMetadata(f"rating100: must be a number from 0 to 100, got {rating100!r}")
-    screenshot = (scene.get("paths") or {}).get("screenshot") if isinstance(scene.get("paths"), dict) else None
+    paths = scene.get("paths")
+    screenshot = paths.get("screenshot") if isinstance(paths, dict) else None
 
     data = {
         "title": title,
