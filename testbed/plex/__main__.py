@@ -6,12 +6,11 @@ Control it from outside through the JSON endpoints in testbed/plex/control.py.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from typing import List, Optional
 
 from testbed.plex.emulator import PlexEmulator
+from testbed.serve import serve_until_signalled
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -30,24 +29,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     section = emu.add_section(args.section_title, locations=[args.section_path])
     if args.seed:
         emu.seed(args.seed, section_id=section)
-    stop = threading.Event()
-
-    def on_signal(signum, frame):  # noqa: ARG001 - signal handler signature
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    emu.start()
-    try:
-        sys.stdout.write(emu.url + "\n")
-        sys.stdout.flush()
-        # Wake now and then so signals are handled promptly on every platform.
-        while not stop.wait(0.2):
-            pass
-    finally:
-        emu.stop()
-    return 0
-
+    return serve_until_signalled(emu)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
-import threading
 from typing import Any, Dict, List, Optional
 
+from testbed.serve import serve_until_signalled
 from testbed.stash.emulator import StashEmulator
 
 
@@ -67,28 +66,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     for plugin_dir in args.plugin:
         emu.register_plugin(os.path.abspath(plugin_dir), python=args.python)
 
-    stop = threading.Event()
-
-    def on_signal(_signum: int, _frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    emu.start()
-    try:
-        sys.stdout.write(emu.url + "\n")
-        info = {"session_cookie": emu.session_cookie, "api_key": emu.api_key,
-                "scenes": len(emu.store.scenes)}
+    def info() -> str:
+        details = {"session_cookie": emu.session_cookie, "api_key": emu.api_key,
+                   "scenes": len(emu.store.scenes)}
         if args.data_dir:
-            info["server_connection"] = emu.server_connection("", args.data_dir)
-        sys.stdout.write(json.dumps(info) + "\n")
-        sys.stdout.flush()
-        while not stop.wait(0.2):
-            pass
-    finally:
-        emu.stop()
-    return 0
+            details["server_connection"] = emu.server_connection("", args.data_dir)
+        return json.dumps(details)
 
+    return serve_until_signalled(emu, [info])
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,6 +8,7 @@ import requests
 from plexapi.server import PlexServer
 
 from testbed.plex import PlexEmulator
+from tests.testbed.conftest_stash import running
 
 PLEX_TOKEN = "plex-test-token"
 PLEX_SECTION_PATH = "/data/movies"
@@ -18,13 +19,7 @@ def plex_server():
     """A running Plex emulator with one empty movie section (id 1 at /data/movies)."""
     emu = PlexEmulator(token=PLEX_TOKEN)
     emu.add_section("Movies", locations=[PLEX_SECTION_PATH])
-    emu.start()
-    try:
-        yield emu
-    finally:
-        emu.stop()
-    crashes = [e["error"] for e in emu.requests if e.get("error")]
-    assert not crashes, "the Plex emulator failed on a request:\n" + crashes[0]
+    yield from running(emu)
 
 
 @pytest.fixture

@@ -145,26 +145,27 @@ def stashapi_conn(emu: StashEmulator, **extra: Any) -> Dict[str, Any]:
     return conn
 
 
-def _running(emu: StashEmulator) -> Iterator[StashEmulator]:
+def running(emu) -> Iterator[Any]:
+    """Start an emulator, yield it, stop it, and fail if it crashed on any request."""
     emu.start()
     try:
         yield emu
     finally:
         emu.stop()
     crashes = [r["error"] for r in emu.requests if r.get("error")]
-    assert not crashes, "the Stash emulator failed on a request:\n" + crashes[0]
+    assert not crashes, f"the {type(emu).__name__} failed on a request:\n" + crashes[0]
 
 
 @pytest.fixture
 def stash_emu() -> Iterator[StashEmulator]:
     """A running Stash emulator, auth off, empty library."""
-    yield from _running(StashEmulator(port=0))
+    yield from running(StashEmulator(port=0))
 
 
 @pytest.fixture
 def stash_auth_emu() -> Iterator[StashEmulator]:
     """A running Stash emulator that requires the session cookie or ApiKey."""
-    yield from _running(StashEmulator(port=0, auth=True))
+    yield from running(StashEmulator(port=0, auth=True))
 
 
 @pytest.fixture
