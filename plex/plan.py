@@ -185,3 +185,29 @@ def diff(current: CurrentItem, desired, last_written: Optional[Mapping[str, Any]
         if last.get(name) == url:
             plan.written[name] = url
     return plan
+
+
+def drift(current: CurrentItem, written: Mapping[str, Any]) -> List[str]:
+    """Fields whose Plex value is no longer what we last wrote, or whose lock is gone.
+
+    Reconcile uses it: a scene unchanged in Stash costs no request at sync time, so
+    a change made in Plex (by a person, or an agent refresh of an unlocked field)
+    is only seen by comparing Plex with `written`.
+    """
+    values = {
+        "title": current.title,
+        "summary": current.summary,
+        "originally_available_at": current.originally_available_at,
+        "studio": current.studio,
+        "actors": current.actors,
+        "genres": current.genres,
+        "collections": current.collections,
+        "user_rating": current.user_rating,
+    }
+    changed = [name for name, now in values.items() if name in written and not _same(name, now, written[name])]
+    unlocked = [
+        name
+        for name in written
+        if name in PLEX_FIELD and name not in ("poster", "background") and PLEX_FIELD[name] not in current.locked
+    ]
+    return changed + [f"{name} (unlocked)" for name in unlocked if name not in changed]

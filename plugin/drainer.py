@@ -66,6 +66,7 @@ def drain(launch: Dict[str, Any], log: logging.Logger) -> int:
     if not lock.try_acquire():
         log.debug("another drainer holds the lock; exiting")
         return 0
+    log.info("drainer started: holding the drain lock")
     # Deliberately after the lock: a spare drainer exits before importing the clients.
     from validation.errors import SyncError
     from worker.app import App
@@ -92,6 +93,8 @@ def drain(launch: Dict[str, Any], log: logging.Logger) -> int:
             if summary.get("stopped_reason") == "config":
                 log.error("paused: %s", summary.get("config_error"))
                 return 0
+            if summary.get("stopped_reason") == "error":
+                return 1  # the worker logged why; restarting it at once would spin on the same fault
             app.store.clear_config_error()
             heartbeat.stop_event.set()
             heartbeat.join(5)
@@ -110,6 +113,7 @@ def drain(launch: Dict[str, Any], log: logging.Logger) -> int:
         heartbeat.stop_event.set()
         heartbeat.join(5)
         app.close()
+        log.info("drainer exiting: releasing the drain lock")
         lock.release()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Optional
 
 from sync_queue import db
 
@@ -86,3 +86,24 @@ class SyncState:
 
     def count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM sync_state").fetchone()[0])
+
+    def iter_synced(self, chunk: int = _CHUNK) -> Iterator[List[SceneState]]:
+        """Every scene with a Plex item, in chunks, for Reconcile (keyset paging, no OFFSET)."""
+        last = -1
+        while True:
+            rows = self.conn.execute(
+                f"SELECT {_COLUMNS} FROM sync_state WHERE scene_id > ? AND plex_key IS NOT NULL "
+                "ORDER BY scene_id LIMIT ?",
+                (last, chunk),
+            ).fetchall()
+            if not rows:
+                return
+            states = [_from_row(row) for row in rows]
+            last = states[-1].scene_id
+            yield states
+
+    def invalidate(self, scene_ids: Iterable[int]) -> None:
+        """Forget the fingerprints (not what was written), so the next sync compares with Plex again."""
+        ids = [int(i) for i in scene_ids]
+        with db.transaction(self.conn):
+            self.conn.executemany("UPDATE sync_state SET fingerprint = NULL WHERE scene_id = ?", [(i,) for i in ids])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Dict
 
-from tasks import dead_letters, health, process_queue, rebuild_index, status, sync_scenes
+from tasks import dead_letters, health, process_queue, rebuild_index, reconcile, status, sync_scenes
 from tasks.context import TaskContext
 from validation.errors import SyncError
 from worker.app import App
@@ -20,6 +20,7 @@ HANDLERS: Dict[str, Callable[[TaskContext], Dict[str, Any]]] = {
     "review_dead_letters": dead_letters.review,
     "retry_dead_letters": dead_letters.retry,
     "purge_dead_letters": dead_letters.purge,
+    "reconcile": reconcile.run,
     "health": health.run,
     "rebuild_index": rebuild_index.run,
 }
