@@ -11,15 +11,16 @@ import os
 import sys
 from typing import List, Optional, Tuple
 
-# (import name, requirement) — the same list as requirements.txt
-REQUIREMENTS: List[Tuple[str, str]] = [
-    ("persistqueue", "persist-queue>=1.0,<2"),
-    ("plexapi", "PlexAPI>=4.15,<5"),
-    ("tenacity", "tenacity>=8,<10"),
-    ("pydantic", "pydantic>=2.5,<3"),
-    ("stashapi", "stashapp-tools>=0.2.50"),
-    ("filelock", "filelock>=3.12"),
-    ("requests", "requests>=2.28"),
+# (import name, distribution, minimum version): the lower bounds of requirements.txt.
+# PythonDepManager takes "import:dist>=min" specs; it is given minimums only.
+REQUIREMENTS: List[Tuple[str, str, str]] = [
+    ("persistqueue", "persist-queue", "1.0"),
+    ("plexapi", "PlexAPI", "4.15"),
+    ("tenacity", "tenacity", "8.0"),
+    ("pydantic", "pydantic", "2.5"),
+    ("stashapi", "stashapp-tools", "0.2.50"),
+    ("filelock", "filelock", "3.12"),
+    ("requests", "requests", "2.28"),
 ]
 
 
@@ -28,22 +29,22 @@ def _try_dep_manager() -> None:
         from PythonDepManager import ensure_import  # type: ignore
     except ImportError:
         return
-    for module, requirement in REQUIREMENTS:
-        try:
-            ensure_import(f"{module}:{requirement}")
-        except Exception:  # noqa: BLE001 - PythonDepManager failures fall through to the check below
-            return
+    specs = [f"{module}:{dist}>={low}" if module != dist else f"{dist}>={low}" for module, dist, low in REQUIREMENTS]
+    try:
+        ensure_import(*specs)
+    except Exception:  # noqa: BLE001 - PythonDepManager failures fall through to the check below
+        return
 
 
 def missing_dependencies_message(plugin_dir: str) -> Optional[str]:
     """None when everything imports; else one sentence naming the install command."""
     _try_dep_manager()
     missing = []
-    for module, requirement in REQUIREMENTS:
+    for module, dist, low in REQUIREMENTS:
         try:
             importlib.import_module(module)
         except ImportError:
-            missing.append(requirement)
+            missing.append(f"{dist}>={low}")
     if not missing:
         return None
     requirements_file = os.path.join(plugin_dir, "requirements.txt") if plugin_dir else "requirements.txt"

@@ -125,4 +125,10 @@ def main(raw: str) -> int:
     except (ValueError, KeyError, TypeError):
         return 2  # not started by our hook; nothing sensible to do or log
     log = setup_file_logging(data_dir)
+    from plugin.deps import missing_dependencies_message
+
+    problem = missing_dependencies_message((launch["server_connection"] or {}).get("PluginDir") or "")
+    if problem:
+        log.error("%s", problem)
+        return 1
     return drain(launch, log)
