@@ -1,12 +1,15 @@
 """Sync engine benchmark: request budget, throughput and the 50,000-item path index.
 
     python -m bench.bench_sync [--scenes 300] [--throughput 2000] [--index 50000]
+                               [--emulators process|thread]
 
 Runs the real SceneSyncer (stashapi + plexapi over HTTP) against the emulated servers
-and prints; it asserts nothing. Figures:
+and prints; it asserts nothing. The emulators are pure Python: by default each runs in
+a process of its own (bench/emulators.py says why), so the figures time the engine
+rather than the emulators' turns on its GIL. Figures:
   - Plex requests per scene for a first sync and an unchanged re-sync, not counting
     image uploads and rating calls (promise 2 budget: <= 1.5 and <= 0.05)
-  - Stash requests per scene (GraphQL and image fetches)
+  - Stash requests per scene: GraphQL (budget <= 0.02) and image fetches
   - scenes per second for a first sync at 0 ms and 5 ms of added Plex latency
   - the time and peak Python memory of building the index of a 50,000-item library
     (the emulator runs in its own process so its memory is not counted), and the
@@ -22,18 +25,18 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from typing import List
 
 import requests
 
+from bench.emulators import PLACES, Hosted
 from plex import client as plex_client
 from plex.index import PathIndex
 from plex.pathmap import PathMapper
 from stash.client import StashReader
 from sync_queue.db import open_db
-from testbed.plex import PlexEmulator
-from testbed.stash import StashEmulator
 from validation.settings import Settings
-from worker.scene_sync import SceneSyncer
+from worker.scene_sync import EDIT_THREADS, SceneSyncer
 
 TOKEN = "bench-token"
 BATCH = 50  # the SyncWorker's default batch size
@@ -44,16 +47,13 @@ def _is_image_or_rating(entry: dict) -> bool:
     return path == "/:/rate" or (entry["method"] == "POST" and path.endswith(("/posters", "/arts")))
 
 
-def _library(n: int, plex: PlexEmulator, stash: StashEmulator, sid: int):
-    ids = stash.seed(n, path_prefix="/data/stash")
+def _library(n: int, plex, stash, sid: int) -> List[int]:
+    """Seed `n` scenes in Stash and an item for each distinct file in Plex."""
+    scenes = stash.seed(n, "/data/stash")
     mapper = PathMapper("/data => /media")
-    seen = set()
-    for scene_id in ids:
-        path = mapper.to_plex(stash.scene(scene_id)["files"][0]["path"])
-        if path not in seen:
-            seen.add(path)
-            plex.add_movie(sid, path)
-    return ids
+    paths = list(dict.fromkeys(mapper.to_plex(path) for _, path in scenes))
+    plex.add_movies(sid, paths)
+    return [scene_id for scene_id, _ in scenes]
 
 
 def _run(ids, syncer):
@@ -64,21 +64,50 @@ def _run(ids, syncer):
     return outcomes, time.perf_counter() - started
 
 
-def _setup(n: int, data_dir: str, latency: float = 0.0, **options):
-    plex = PlexEmulator(token=TOKEN).start()
-    stash = StashEmulator().start()
-    sid = plex.add_section("Movies", locations=["/media/stash"])
-    ids = _library(n, plex, stash, sid)
-    conn = open_db(data_dir)
-    settings = Settings(plex_url=plex.url, plex_token=TOKEN, path_map="/data => /media", **options)
-    reader = StashReader.from_server_connection(stash.server_connection(data_dir, host="0.0.0.0"))
-    session = requests.Session()
-    syncer = SceneSyncer(settings, reader, lambda: plex_client.connect(settings, conn, session), conn)
-    if latency:
-        plex.faults.latency(latency)
-    plex.reset_log()
-    stash.clear_requests()
-    return plex, stash, conn, syncer, ids
+class _Bench:
+    """Emulators seeded with one library, and a SceneSyncer pointed at them."""
+
+    def __init__(self, n: int, data_dir: str, where: str, latency: float = 0.0,
+                 edit_threads: int = EDIT_THREADS, **options):
+        self._hosted = []
+        try:
+            self.plex = self._host("PlexHost", where, TOKEN)
+            self.stash = self._host("StashHost", where)
+            sid = self.plex.add_section("Movies", ["/media/stash"])
+            self.ids = _library(n, self.plex, self.stash, sid)
+            self.conn = open_db(data_dir)
+            settings = Settings(plex_url=self.plex.url(), plex_token=TOKEN, path_map="/data => /media",
+                                **options)
+            reader = StashReader.from_server_connection(self.stash.server_connection(data_dir, "0.0.0.0"))
+            session = requests.Session()
+            self.syncer = SceneSyncer(settings, reader,
+                                      lambda: plex_client.connect(settings, self.conn, session), self.conn,
+                                      edit_threads=edit_threads)
+            if latency:
+                self.plex.latency(latency)
+            self.plex.reset_log()
+            self.stash.clear_requests()
+        except BaseException:
+            self.close()
+            raise
+
+    def _host(self, name: str, where: str, *args):
+        hosted = Hosted(name, where, *args)
+        self._hosted.append(hosted)
+        return hosted.host
+
+    def close(self) -> None:
+        conn = getattr(self, "conn", None)
+        if conn is not None:
+            conn.close()
+        for hosted in reversed(self._hosted):
+            hosted.close()
+
+
+def _where(where: str) -> str:
+    if where == "process":
+        return "Plex and Stash emulators each in their own process, engine in this one"
+    return "Plex and Stash emulators as threads of this process (one GIL with the engine)"
 
 
 def _outcome_summary(outcomes) -> str:
@@ -89,16 +118,18 @@ def _outcome_summary(outcomes) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
 
 
-def budget(n: int) -> None:
+def budget(n: int, where: str, edit_threads: int = EDIT_THREADS) -> None:
     print(f"== request budget, {n} scenes, batches of {BATCH}")
     with tempfile.TemporaryDirectory() as data_dir:
-        plex, stash, conn, syncer, ids = _setup(n, data_dir)
+        bench = _Bench(n, data_dir, where, edit_threads=edit_threads)
+        plex, stash = bench.plex, bench.stash
         try:
-            outcomes, took = _run(ids, syncer)
-            log = plex.requests
+            outcomes, took = _run(bench.ids, bench.syncer)
+            log = plex.requests()
             counted = [e for e in log if not _is_image_or_rating(e)]
-            graphql = sum(1 for r in stash.requests if r["path"] == "/graphql")
-            images = len(stash.requests) - graphql
+            paths = stash.request_paths()
+            graphql = sum(1 for p in paths if p == "/graphql")
+            images = len(paths) - graphql
             print(f"first sync:      {_outcome_summary(outcomes)} in {took:.2f} s")
             print(f"  Plex requests/scene (excl. uploads and ratings): {len(counted) / n:.3f}"
                   f"  [{len(counted)} of {len(log)} total]")
@@ -109,34 +140,37 @@ def budget(n: int) -> None:
                 by_kind[key] = by_kind.get(key, 0) + 1
             for key, count in sorted(by_kind.items(), key=lambda kv: -kv[1]):
                 print(f"    {count:6d}  {key}")
-            print(f"  Stash requests/scene: {(graphql + images) / n:.3f}"
+            print(f"  Stash requests/scene: GraphQL {graphql / n:.3f}, image fetches {images / n:.3f}"
                   f"  [GraphQL {graphql}, image fetches {images}]")
 
             plex.reset_log()
             stash.clear_requests()
-            outcomes, took = _run(ids, syncer)
-            counted = [e for e in plex.requests if not _is_image_or_rating(e)]
+            outcomes, took = _run(bench.ids, bench.syncer)
+            log = plex.requests()
+            counted = [e for e in log if not _is_image_or_rating(e)]
             print(f"unchanged resync: {_outcome_summary(outcomes)} in {took:.2f} s")
-            print(f"  Plex requests/scene: {len(counted) / n:.3f}  [{len(plex.requests)} total]")
-            print(f"  Stash requests/scene: {len(stash.requests) / n:.3f}")
+            print(f"  Plex requests/scene: {len(counted) / n:.3f}  [{len(log)} total]")
+            print(f"  Stash requests/scene: {len(stash.request_paths()) / n:.3f}")
         finally:
-            conn.close()
-            plex.stop()
-            stash.stop()
+            bench.close()
 
 
-def throughput(n: int, latency: float, **options) -> None:
+def throughput(n: int, latency: float, where: str, edit_threads: int = EDIT_THREADS, **options) -> None:
     with tempfile.TemporaryDirectory() as data_dir:
-        plex, stash, conn, syncer, ids = _setup(n, data_dir, latency, **options)
+        bench = _Bench(n, data_dir, where, latency, edit_threads, **options)
         try:
-            outcomes, took = _run(ids, syncer)
+            cpu = [time.process_time(), bench.plex.cpu_seconds(), bench.stash.cpu_seconds()]
+            outcomes, took = _run(bench.ids, bench.syncer)
+            cpu = [(after - before) / n * 1000 for before, after in
+                   zip(cpu, [time.process_time(), bench.plex.cpu_seconds(), bench.stash.cpu_seconds()])]
             extra = "".join(f", {k}" for k in options)
+            # CPU per scene says where the time goes; in thread mode all three are one process.
+            spent = (f"CPU ms/scene: engine {cpu[0]:.1f}, Plex emulator {cpu[1]:.1f}, Stash emulator {cpu[2]:.1f}"
+                     if where == "process" else f"CPU ms/scene, engine and emulators together: {cpu[0]:.1f}")
             print(f"first sync of {n} scenes at {latency * 1000:.0f} ms Plex latency{extra}: "
-                  f"{n / took:.1f} scenes/s ({took:.1f} s; {_outcome_summary(outcomes)})")
+                  f"{n / took:.1f} scenes/s ({took:.1f} s; {_outcome_summary(outcomes)}; {spent})", flush=True)
         finally:
-            conn.close()
-            plex.stop()
-            stash.stop()
+            bench.close()
 
 
 def _plex_process(n: int):
@@ -146,6 +180,11 @@ def _plex_process(n: int):
     )
     url = proc.stdout.readline().strip()
     return proc, url
+
+
+def _request_count(url: str) -> int:
+    """Requests the emulator has logged (its control endpoints are not logged)."""
+    return requests.get(f"{url}/__testbed__/requests").json()["count"]
 
 
 def index(n: int) -> None:
@@ -161,12 +200,14 @@ def index(n: int) -> None:
             sections = plex_client.resolve_sections(server, settings)
             idx = PathIndex(conn)
 
+            before = _request_count(url)
             started = time.perf_counter()
             idx.build(server, sections)
             took = time.perf_counter() - started
+            pages = _request_count(url) - before
             stats = idx.stats()
             print(f"build: {took:.2f} s for {stats['items']} items / {stats['size']} paths "
-                  f"({stats['items'] / took:.0f} items/s)")
+                  f"({stats['items'] / took:.0f} items/s), {pages} Plex requests (one paged pass)")
 
             tracemalloc.start()
             idx.build(server, sections)
@@ -175,11 +216,11 @@ def index(n: int) -> None:
             print(f"build peak Python memory (tracemalloc, second run): {peak / 2**20:.1f} MiB")
 
             paths = [row[0] for row in conn.execute("SELECT file_path FROM plex_index LIMIT 1000")]
-            before = requests.get(f"{url}/__testbed__/requests").json()["count"]
+            before = _request_count(url)
             started = time.perf_counter()
             hits = sum(1 for p in paths if idx.lookup(p))
             took = time.perf_counter() - started
-            after = requests.get(f"{url}/__testbed__/requests").json()["count"]
+            after = _request_count(url)
             print(f"lookups: {hits}/{len(paths)} found, {took / len(paths) * 1e6:.0f} µs each, "
                   f"Plex requests made: {after - before}")
 
@@ -196,19 +237,25 @@ def index(n: int) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenes", type=int, default=300)
-    parser.add_argument("--throughput", type=int, default=2000)
-    parser.add_argument("--index", type=int, default=50000)
+    parser.add_argument("--scenes", type=int, default=300, help="scenes in the request-budget run (0: skip)")
+    parser.add_argument("--throughput", type=int, default=2000, help="scenes per throughput run (0: skip)")
+    parser.add_argument("--index", type=int, default=50000, help="items in the path-index run (0: skip)")
+    parser.add_argument("--emulators", choices=PLACES, default="process",
+                        help="where the emulated servers run (default: each in its own process)")
+    parser.add_argument("--edit-threads", type=int, default=EDIT_THREADS,
+                        help=f"scenes of a batch sent at once (default: the engine's {EDIT_THREADS})")
     args = parser.parse_args(argv)
+    print(f"where: {_where(args.emulators)}; {os.cpu_count()} CPUs; "
+          f"{args.edit_threads} scene(s) of a batch in flight at once", flush=True)
     if args.scenes:
-        budget(args.scenes)
+        budget(args.scenes, args.emulators, args.edit_threads)
     if args.throughput:
         print(f"== throughput, {args.throughput} scenes")
         for latency in (0.0, 0.005):
-            throughput(args.throughput, latency)
-        # The emulators run in this process and share its GIL; generating and decoding
-        # screenshots is most of their work, as this run without posters shows.
-        throughput(args.throughput, 0.0, skip_poster=True)
+            throughput(args.throughput, latency, args.emulators, args.edit_threads)
+        # Without posters: what the metadata path alone costs (no Stash image fetch,
+        # no upload), to see how much of a first sync the images take.
+        throughput(args.throughput, 0.0, args.emulators, args.edit_threads, skip_poster=True)
     if args.index:
         index(args.index)
     return 0

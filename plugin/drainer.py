@@ -28,6 +28,8 @@ IDLE_GRACE_SECONDS = 3.0
 # A settings problem is not retried by every hook of a bulk edit: only after this long,
 # or at once when the settings change.
 CONFIG_ERROR_QUIET_SECONDS = 60.0
+# How long a new drainer waits for a lock whose holder does not beat (see _take_lock).
+SPARE_WAIT_SECONDS = 5.0
 
 
 class _Heartbeat(threading.Thread):
@@ -58,21 +60,37 @@ def _recent_config_error(app, settings_hash: str) -> str:
     return str(info.get("message") or "")
 
 
+def _take_lock(lock, data_dir: str) -> bool:
+    """The drain lock, or False when a live drainer (one whose heartbeat is fresh) has it.
+
+    A holder without a fresh heartbeat is either leaving (it took its last look at the
+    inbox before the row that started us was written, and has not released the lock yet)
+    or a task draining in the foreground. Waiting for it, bounded, keeps that row from
+    being left behind until the next save.
+    """
+    deadline = time.monotonic() + SPARE_WAIT_SECONDS
+    while not lock.try_acquire():
+        if inbox.heartbeat_is_fresh(data_dir, now=time.time()) or time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def drain(launch: Dict[str, Any], log: logging.Logger) -> int:
     from worker.lock import DrainLock
 
     data_dir = launch["data_dir"]
     lock = DrainLock(data_dir)
-    if not lock.try_acquire():
+    if not _take_lock(lock, data_dir):
         log.debug("another drainer holds the lock; exiting")
         return 0
     log.info("drainer started: holding the drain lock")
+    heartbeat = _Heartbeat(data_dir)  # before the slow imports: hooks meanwhile start no spares
+    heartbeat.start()
     # Deliberately after the lock: a spare drainer exits before importing the clients.
     from validation.errors import SyncError
     from worker.app import App
 
-    heartbeat = _Heartbeat(data_dir)
-    heartbeat.start()
     app = App(launch["server_connection"], data_dir)
     try:
         stashlog.add_secret((launch["server_connection"].get("SessionCookie") or {}).get("Value"))

@@ -10,7 +10,7 @@ import sqlite3
 import sys
 
 from plugin import stashlog
-from plugin.datadir import resolve_data_dir
+from plugin.datadir import DATA_DIR_ENV, resolve_data_dir
 from plugin.protocol import ProtocolError, parse_input, reply
 from plugin.spawn import DRAIN_FLAG
 
@@ -69,7 +69,15 @@ def run_task_process(request, data_dir: str, script: str) -> str:
     from tasks.dispatch import TaskFailed, run_task
     from worker.app import App
 
-    app = App(request.server_connection, data_dir)
+    try:
+        app = App(request.server_connection, data_dir)
+    except OSError as exc:
+        message = (
+            f"cannot use the data folder {data_dir} ({exc.strerror or exc}); "
+            f"check its permissions or set {DATA_DIR_ENV}"
+        )
+        log.error("%s", message)
+        return reply(error=message)
     launch = {"script": script, "data_dir": data_dir, "server_connection": request.server_connection}
     try:
         stashlog.add_secret((request.server_connection.get("SessionCookie") or {}).get("Value"))

@@ -10,6 +10,7 @@ import json
 # No typing or dataclasses import: annotations stay strings (postponed), and the hook
 # path saves the ~20 ms those modules cost to import.
 
+MAX_SCENE_ID = 2 ** 63 - 1  # the largest id a SQLite INTEGER (and Stash's Go int) holds
 MAX_STDIN_BYTES = 8 * 1024 * 1024  # a hook input is a few KB; anything near this is not Stash
 
 
@@ -51,13 +52,14 @@ def _scene_id(value: object) -> int:
         raise ProtocolError(f"hookContext.id must be a scene id, got {value!r}")
     if isinstance(value, int):
         scene_id = value
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        # isascii: str.isdigit() also accepts '²' (int() rejects it) and '٣' (int() reads 3).
         scene_id = int(value.strip())
     else:
         shown = repr(value)[:40]
         raise ProtocolError(f"hookContext.id must be a numeric scene id, got {shown}")
-    if scene_id <= 0:
-        raise ProtocolError(f"hookContext.id must be positive, got {scene_id}")
+    if not 0 < scene_id <= MAX_SCENE_ID:
+        raise ProtocolError(f"hookContext.id must be a positive scene id, got {str(scene_id)[:40]}")
     return scene_id
 
 

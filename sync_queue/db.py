@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, List, Optional, Tuple
 
 from sync_queue import inbox
+from validation.errors import TransientError
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,10 @@ MIGRATIONS: List[Tuple[int, Tuple[str, ...]]] = [
     (1, inbox.HOOK_DDL + CORE_DDL),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+class QueueFileLocked(TransientError):
+    """Another process held the queue file past the busy timeout."""
 
 
 @dataclass(frozen=True)
@@ -202,6 +207,15 @@ def open_db(data_dir: str, check: bool = True, now: Optional[float] = None) -> s
     """
     try:
         return _open_checked(data_dir, check)
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc).lower():
+            raise
+        # Past the busy timeout: another program (a SQLite browser, a backup tool) holds
+        # the file. Not damage: the file is left alone and the user is told what to close.
+        raise QueueFileLocked(
+            f"the queue file {inbox.db_path(data_dir)} is locked by another program (a database "
+            f"browser or a backup tool?); close it and run the task again. Nothing was changed."
+        ) from exc
     except sqlite3.DatabaseError as exc:
         if not inbox.is_corruption(exc):
             raise

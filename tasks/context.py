@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Optional
 
 from worker.app import App
 
@@ -25,3 +26,10 @@ class TaskContext:
         if not low <= number <= high:
             raise ValueError(f"task argument {name} must be between {low} and {high}, got {number}")
         return number
+
+
+def iso_time(ts: Optional[float]) -> Optional[str]:
+    """A stored epoch time as UTC RFC 3339, for task output."""
+    if not ts:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(ts)))

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from typing import Any, Dict
 
-from tasks.context import TaskContext
+from sync_queue.dead_letters import DeadLetter
+from tasks.context import TaskContext, iso_time
 
 REVIEW_LIMIT = 50
 
 
+def _entry(letter: DeadLetter) -> Dict[str, Any]:
+    """One dead letter as plain JSON for a UI (a dataclass would reach Stash as its repr)."""
+    entry = asdict(letter)
+    entry["failed_at"] = iso_time(letter.failed_at)
+    entry["resolved_at"] = iso_time(letter.resolved_at)
+    return entry
+
+
 def review(ctx: TaskContext) -> Dict[str, Any]:
     dead = ctx.app.dead_letters
-    recent = dead.recent(REVIEW_LIMIT)
+    recent = [_entry(letter) for letter in dead.recent(REVIEW_LIMIT)]
     by_kind = dead.by_kind()
     total = dead.count()
     kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(by_kind.items())) or "none"
@@ -22,7 +32,10 @@ def review(ctx: TaskContext) -> Dict[str, Any]:
 def retry(ctx: TaskContext) -> Dict[str, Any]:
     kind = str(ctx.args.get("kind") or "").strip() or None
     raw_ids = str(ctx.args.get("ids") or "").strip()
-    ids = [int(part) for part in raw_ids.replace(" ", "").split(",") if part] if raw_ids else None
+    try:
+        ids = [int(part) for part in raw_ids.replace(" ", "").split(",") if part] if raw_ids else None
+    except ValueError:
+        raise ValueError(f"task argument ids must be dead letter ids separated by commas, got {raw_ids[:40]!r}") from None
     moved = ctx.app.dead_letters.retry(ids=ids, kind=kind, now=time.time())
     started = ctx.start_drainer() if moved else False
     return {"retried": moved, "drainer_started": started, "summary": f"queued {moved} dead letters again"}

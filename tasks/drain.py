@@ -10,16 +10,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Dict
+from typing import Any, Callable, Dict
 
-from tasks.context import TaskContext
-from validation.errors import ConfigError, TransientError
+from tasks.context import TaskContext, iso_time
+from validation.errors import ConfigError, SyncError, TransientError
 from validation.settings import SETTINGS_PAGE
 
 log = logging.getLogger("stash2plex")
 
 WAIT_FOR_DRAINER_SECONDS = 1800.0  # a Stash task may run long; it is stoppable from the UI
-FOREGROUND_IDLE_GRACE = 2.0  # retries due this soon are part of this run; later ones go to the background
+FOREGROUND_RETRY_HORIZON = 2.0  # retries due this soon are part of this run; later ones go to the background
+# A task waits this long on an empty queue before it returns (a longer grace only delayed
+# every Process Queue); saves arriving later get their own drainer (see the counts read below).
+FOREGROUND_IDLE_GRACE = 0.2
 
 
 def check_plex(ctx: TaskContext) -> None:
@@ -37,59 +40,125 @@ def check_plex(ctx: TaskContext) -> None:
         ) from None
 
 
-def _busy(counts: Dict[str, Any]) -> int:
-    return int(counts.get("pending", 0)) + int(counts.get("in_flight", 0))
+def work_left(counts: Dict[str, Any]) -> int:
+    """Jobs a drain would take on now: queued (claimed ones included) and retries already due."""
+    return int(counts.get("pending", 0)) + int(counts.get("due_retries", 0))
 
 
-def wait_for_background_drainer(ctx: TaskContext, lock, deadline: float) -> bool:
-    """Report progress while another process drains; True once we hold the lock."""
+class ProgressBar:
+    """Stash's progress bar for one task: it only ever moves forward, and ends at 1.0."""
+
+    def __init__(self, report: Callable[[float], None]):
+        self._report = report
+        self._last = -1.0
+        self._guard = threading.Lock()
+
+    def __call__(self, fraction: float) -> None:
+        value = round(max(0.0, min(1.0, fraction)), 4)  # stashlog sends four decimals
+        with self._guard:
+            if value <= self._last:
+                return
+            self._last = value
+        self._report(value)
+
+
+def wait_for_background_drainer(ctx: TaskContext, lock, bar: ProgressBar, deadline: float) -> bool:
+    """Show another process's drain as progress; True once we hold the lock.
+
+    False when the holder has nothing to do now (it sleeps until a retry is due, up to
+    15 minutes: not worth keeping a task open for) or at the deadline.
+    """
     store = ctx.app.store
-    start = _busy(store.counts(time.time())) or 1
+    start = work_left(store.counts(time.time())) or 1
     announced = False
     while time.time() < deadline:
         if lock.try_acquire():
             return True
+        left = work_left(store.counts(time.time()))
+        if left == 0:
+            return False
         if not announced:
             log.info("A background drainer is syncing; showing its progress.")
             announced = True
-        left = _busy(store.counts(time.time()))
-        ctx.progress(max(0.0, min(0.99, 1.0 - left / start)))
+        bar(min(0.99, 1.0 - left / max(start, left)))
         time.sleep(0.5)
     return False
+
+
+def _plex_went_away(worker) -> bool:
+    """This run's own attempts opened the circuit (or failed its probe): Plex went down under us.
+
+    The worker releases a job, uncounted, exactly when a transient failure finds the circuit
+    open. A circuit that was already open when the task started (Plex answered check_plex,
+    so it is likely back) is left to the worker's probe. Read from the worker's tallies:
+    the SQLite connection is the worker thread's while it runs.
+    """
+    summary = worker.summary()
+    return bool(summary["errors_by_kind"].get("transient")) and summary["released"] > 0
+
+
+def _left_to_background(counts: Dict[str, Any]) -> Dict[str, Any]:
+    """The reply when the background drainer holds the lock and nothing is left for us."""
+    left = work_left(counts)
+    if left:
+        summary = f"a background drainer is still busy with {left} jobs; the queue is in its hands"
+    else:
+        summary = "nothing queued now"
+    deferred = int(counts.get("deferred", 0))
+    if deferred:
+        summary += f"; waiting to retry {deferred} (next retry {iso_time(counts.get('next_retry_at'))}, "
+        summary += "handled by the background drainer)"
+    return {"synced": 0, "unchanged": 0, "background_drainer": True, "counts": counts, "summary": summary}
 
 
 def drain_foreground(ctx: TaskContext) -> Dict[str, Any]:
     check_plex(ctx)
     app = ctx.app
     lock = app.lock()
-    ctx.progress(0.0)
-    if not wait_for_background_drainer(ctx, lock, time.time() + WAIT_FOR_DRAINER_SECONDS):
-        counts = app.store.counts(time.time())
-        return {"summary": "a background drainer is still busy; the queue is in its hands", "counts": counts}
+    bar = ProgressBar(ctx.progress)
+    bar(0.0)
+    if not wait_for_background_drainer(ctx, lock, bar, time.time() + WAIT_FOR_DRAINER_SECONDS):
+        bar(1.0)
+        return _left_to_background(app.store.counts(time.time()))
     try:
         store = app.store
         store.resume_unacked()
-        total = max(1, _busy(store.counts(time.time())))
-        guard = threading.Lock()
+        total = max(1, work_left(store.counts(time.time())))
 
         def on_progress(done: int, _total: int, _summary: Dict[str, Any]) -> None:
-            with guard:
-                ctx.progress(min(0.99, done / max(total, done + 1)))
+            bar(min(0.99, done / max(total, done + 1)))
 
-        worker = app.make_worker(idle_grace=FOREGROUND_IDLE_GRACE, on_progress=on_progress)
+        worker = app.make_worker(
+            idle_grace=FOREGROUND_IDLE_GRACE, retry_horizon=FOREGROUND_RETRY_HORIZON, on_progress=on_progress
+        )
+        outage = False
         worker.start()
         while worker.is_alive():
             worker.join(0.5)
+            if not outage and _plex_went_away(worker):
+                outage = True
+                worker.stop()  # it would hold the task open for as long as Plex stays down
         summary = worker.summary()
     finally:
         lock.release()
     counts = app.store.counts(time.time())
     if summary.get("stopped_reason") == "config":
         raise ConfigError(str(summary.get("config_error")))
+    if summary.get("stopped_reason") == "error":
+        raise SyncError(f"the sync stopped on an unexpected error ({worker.error!r}); every job is kept")
+    if outage:
+        ctx.start_drainer()  # it honours the open circuit and probes until Plex is back
+        raise TransientError(
+            f"Plex at {app.settings.plex_url} stopped answering during the run after {summary.get('synced', 0)} "
+            f"scenes; the other {work_left(counts) + int(counts.get('deferred', 0))} jobs are kept and the "
+            f"background drainer syncs them when Plex is back"
+        )
     app.store.clear_config_error()
-    if int(counts.get("deferred", 0)) > 0 or _busy(counts) > 0:
+    # Read after the lock is released: a save that slipped in after the worker's last look
+    # (its own drainer found our lock and left) is seen here and gets a drainer.
+    if int(counts.get("deferred", 0)) > 0 or work_left(counts) > 0:
         ctx.start_drainer()  # waiting retries are the background drainer's job
-    ctx.progress(1.0)
+    bar(1.0)
     result = dict(summary)
     result["counts"] = counts
     result["summary"] = (

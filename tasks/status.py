@@ -7,16 +7,10 @@ when both are down.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 from sync_queue import db, inbox
-from tasks.context import TaskContext
-
-
-def _iso(ts: Optional[float]) -> Optional[str]:
-    if not ts:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(ts)))
+from tasks.context import TaskContext, iso_time
 
 
 def run(ctx: TaskContext) -> Dict[str, Any]:
@@ -31,7 +25,7 @@ def run(ctx: TaskContext) -> Dict[str, Any]:
         "in_flight": int(counts.get("in_flight", 0)),
         "deferred": int(counts.get("deferred", 0)),
         "deferred_by_kind": counts.get("deferred_by_kind", {}),
-        "next_retry_at": _iso(counts.get("next_retry_at")),
+        "next_retry_at": iso_time(counts.get("next_retry_at")),
         "dead_letters": int(counts.get("dead_letters", 0)),
         "dead_letters_by_kind": app.dead_letters.by_kind(),
         "breaker": breaker,

@@ -6,6 +6,8 @@ fingerprint and Plex item are unchanged costs nothing in Plex; the items that do
 an edit are fetched in full with one multi-get; each then gets one batched PUT, a
 rating call only when the rating changed, and uploads only when image bytes changed.
 The index is refreshed at most once per batch, and only when a path was missing.
+The per-scene requests of a batch run a few scenes at a time (EDIT_THREADS): the
+request count is the same, only the waiting on Plex overlaps.
 
 Per-scene failures are returned as exception instances (the worker routes each by its
 kind); a failure that stops the whole batch (Stash unreachable, Plex refusing the
@@ -15,27 +17,34 @@ token at connect) is raised.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
-from plex.apply import apply_plan
+from plex.apply import Applied, apply_plan
 from plex.client import resolve_sections
 from plex.index import PathIndex
 from plex.items import fetch_full, read_current
 from plex.pathmap import PathMapper, parent_folder, path_key
-from plex.plan import diff
+from plex.plan import EditPlan, diff
 from sync_queue import db
 from sync_queue.sync_state import SceneState, SyncState
-from validation.errors import AmbiguousMatch, ConfigError, NotFoundYet, PermanentError, SyncError, TransientError
+from validation.errors import (AmbiguousMatch, ConfigError, ErrorKind, NotFoundYet, PermanentError, SyncError,
+                               TransientError)
 from validation.metadata import PlexMetadata, build_metadata, fingerprint
 from validation.privacy import show_path
+from worker.classify import classify
 from worker.quick_retry import QuickRetry
 
 log = logging.getLogger("stash2plex.sync")
 
 SCAN_META_KEY = "plex_folder_scans"  # folder key -> when we last asked Plex to scan it
 SCAN_MEMORY_SECONDS = 86400.0
+# Scenes of one batch whose requests are in flight at once. Each scene's requests wait
+# on Plex in turn; a few in parallel hide that wait without hammering the server.
+EDIT_THREADS = 4
 
 
 @dataclass
@@ -73,13 +82,15 @@ class SceneSyncer:
     """Syncs batches of scene ids; one instance per drainer (it keeps the Plex connection)."""
 
     def __init__(self, settings, stash_reader, plex_connect: Callable[[], object], conn,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+                 edit_threads: int = EDIT_THREADS):
         self.settings = settings
         self.stash = stash_reader
         self.plex_connect = plex_connect
         self.conn = conn
         self.clock = clock
         self.sleep = sleep
+        self.edit_threads = max(1, int(edit_threads))
         try:
             self.mapper = PathMapper(settings.path_map)
         except ValueError as exc:
@@ -244,6 +255,13 @@ class SceneSyncer:
 
     # -- editing -----------------------------------------------------------------
     def _edit_all(self, to_edit: List[_Scene], retry: QuickRetry, read_at: float) -> Dict[int, Outcome]:
+        """Send each scene's uploads, edit and rating, a few scenes at a time.
+
+        A scene's requests are sequential and mostly wait on Plex, so up to
+        `edit_threads` scenes are in flight at once. Scenes that share one Plex item go
+        in one lane, in batch order, so two edits of one item never overlap. Only this
+        thread touches SQLite: each result is recorded here as its lane finishes.
+        """
         results: Dict[int, Outcome] = {}
         try:
             items = retry(fetch_full, self.server(), [int(i.match[1]) for i in to_edit])
@@ -252,23 +270,53 @@ class SceneSyncer:
         gone = [i.match[1] for i in to_edit if int(i.match[1]) not in items]
         if gone:
             self.index.forget(gone)
+        lanes: Dict[str, List[Tuple[_Scene, object]]] = {}
         for scene in to_edit:
-            if retry.gave_up is not None:
-                results[scene.scene_id] = _down(retry.gave_up)
-                continue
-            item = items.get(int(scene.match[1]))
-            if item is None:
-                results[scene.scene_id] = NotFoundYet(
-                    f"scene {scene.scene_id}: Plex item {scene.match[1]} for "
-                    f"{show_path(scene.paths[0])} is gone; the index will be refreshed")
-                continue
-            try:
-                results[scene.scene_id] = self._edit_one(scene, item, retry, read_at)
-            except Exception as exc:  # routed per scene by the worker
-                results[scene.scene_id] = exc
+            lanes.setdefault(scene.match[1], []).append((scene, items.get(int(scene.match[1]))))
+        stop = _Stop(retry)
+
+        def run_lane(lane: List[Tuple[_Scene, object]]) -> List[Tuple[_Scene, object]]:
+            return [(scene, self._send_one(scene, item, retry, stop)) for scene, item in lane]
+
+        for lane in self._run_lanes(run_lane, list(lanes.values())):
+            for scene, sent in lane:
+                if isinstance(sent, Exception):
+                    results[scene.scene_id] = sent
+                    continue
+                try:
+                    results[scene.scene_id] = self._record(scene, sent, read_at)
+                except Exception as exc:  # routed per scene by the worker
+                    stop.note(exc)
+                    results[scene.scene_id] = exc
         return results
 
-    def _edit_one(self, scene: _Scene, item, retry: QuickRetry, read_at: float) -> SyncResult:
+    def _run_lanes(self, fn: Callable, lanes: list) -> Iterable:
+        """fn over each lane, in order: on a small pool, or inline for a single lane."""
+        if self.edit_threads <= 1 or len(lanes) <= 1:
+            yield from map(fn, lanes)  # lazily, so each scene is recorded before the next is sent
+            return
+        with ThreadPoolExecutor(max_workers=min(self.edit_threads, len(lanes)),
+                                thread_name_prefix="stash2plex-edit") as pool:
+            yield from pool.map(fn, lanes)
+
+    def _send_one(self, scene: _Scene, item, retry: QuickRetry, stop: "_Stop") -> Union["_Sent", Exception]:
+        """One scene's requests (runs on an edit thread: no SQLite here)."""
+        cause = stop.cause()
+        if cause is not None:
+            # Every further request would meet the same 503, 429 or timeout, and the
+            # breaker only sees the batch's results: leave the rest to the queue.
+            return _down(cause)
+        if item is None:
+            return NotFoundYet(
+                f"scene {scene.scene_id}: Plex item {scene.match[1]} for "
+                f"{show_path(scene.paths[0])} is gone; the index will be refreshed")
+        try:
+            return self._send(scene, item, retry)
+        except Exception as exc:  # routed per scene by the worker
+            stop.note(exc)
+            return exc
+
+    def _send(self, scene: _Scene, item, retry: QuickRetry) -> "_Sent":
         st = scene.state
         last = dict(st.written) if st else {}
         if not (st and st.poster_hash):
@@ -291,6 +339,11 @@ class SceneSyncer:
             art_hash=st.art_hash if st else None,
             call=retry,
         )
+        return _Sent(plan, done)
+
+    def _record(self, scene: _Scene, sent: "_Sent", read_at: float) -> SyncResult:
+        """Remember what Plex now holds for the scene (on the batch's thread: SQLite)."""
+        st, plan, done = scene.state, sent.plan, sent.done
         written = dict(plan.written)
         if done.poster_hash:
             written["poster"] = scene.meta.poster_url
@@ -319,7 +372,38 @@ class SceneSyncer:
         self.state.record(st)
 
 
+@dataclass
+class _Sent:
+    """What one scene's requests did, handed from an edit thread to the recording one."""
+
+    plan: EditPlan
+    done: Applied
+
+
+class _Stop:
+    """Why the rest of a batch is not sent, shared by the edit threads.
+
+    QuickRetry's `gave_up` (the server dropped connections) or the first transient
+    answer (503, 429, a timeout): scenes not yet started are left to the queue.
+    """
+
+    def __init__(self, retry: QuickRetry):
+        self._retry = retry
+        self._trouble: Optional[BaseException] = None
+        self._lock = threading.Lock()
+
+    def cause(self) -> Optional[BaseException]:
+        with self._lock:
+            return self._retry.gave_up or self._trouble
+
+    def note(self, exc: BaseException) -> None:
+        if classify(exc) is ErrorKind.TRANSIENT:
+            with self._lock:
+                if self._trouble is None:
+                    self._trouble = exc
+
+
 def _down(cause: BaseException) -> TransientError:
-    err = TransientError(f"Plex stopped answering during this batch ({type(cause).__name__}); will retry")
+    err = TransientError(f"Plex failed earlier in this batch ({type(cause).__name__}); will retry")
     err.__cause__ = cause
     return err

@@ -215,7 +215,7 @@ class StashEmulator:
 
     @property
     def requests(self) -> List[Dict[str, Any]]:
-        """Every request seen: method, path, status, operation, fields, kind, auth…"""
+        """Every request seen: method, path, status, operation, fields, kind, auth, time (when it arrived)…"""
         with self._requests_lock:
             return list(self._requests)
 

@@ -43,27 +43,21 @@ _DC_CODES = _codes(_DC_BITS, _DC_VALS)
 _EOB = _codes(_AC_BITS, _AC_VALS)[0x00]
 
 
-class _BitWriter:
-    def __init__(self) -> None:
-        self.out = bytearray()
-        self.acc = 0
-        self.n = 0
+_DC_TEXT = {cat: format(code, "0%db" % length) for cat, (code, length) in _DC_CODES.items()}
+_EOB_TEXT = format(_EOB[0], "0%db" % _EOB[1])
 
-    def write(self, code: int, length: int) -> None:
-        self.acc = (self.acc << length) | (code & ((1 << length) - 1))
-        self.n += length
-        while self.n >= 8:
-            self.n -= 8
-            byte = (self.acc >> self.n) & 0xFF
-            self.out.append(byte)
-            if byte == 0xFF:  # byte stuffing inside entropy-coded data
-                self.out.append(0x00)
-        self.acc &= (1 << self.n) - 1
 
-    def flush(self) -> bytes:
-        if self.n:
-            self.write((1 << (8 - self.n)) - 1, 8 - self.n)  # pad with one-bits
-        return bytes(self.out)
+def _pack(bits: str) -> bytes:
+    """Entropy-coded bytes from a string of bits: pad with one-bits, stuff every 0xFF.
+
+    Building one bit string and converting it once is several times faster in pure
+    Python than shifting bytes out of an accumulator code by code.
+    """
+    if not bits:
+        return b""
+    bits += "1" * (-len(bits) % 8)
+    data = int(bits, 2).to_bytes(len(bits) // 8, "big")
+    return data.replace(b"\xff", b"\xff\x00")  # byte stuffing inside entropy-coded data
 
 
 def _ycbcr(rgb: RGB) -> Tuple[int, int, int]:
@@ -96,22 +90,25 @@ def encode(width: int, height: int, block_color: Callable[[int, int], RGB],
     parts.append(_segment(0xFFC4, dht))
     parts.append(_segment(0xFFDA, b"\x03\x01\x00\x02\x00\x03\x00\x00\x3f\x00"))
 
-    bw = _BitWriter()
+    bits: List[str] = []
     pred = [0, 0, 0]
+    quantised: Dict[RGB, List[int]] = {}  # colour -> DC terms; gradients repeat colours
     for by in range((height + 7) // 8):
         for bx in range((width + 7) // 8):
-            for comp, value in enumerate(_ycbcr(block_color(bx, by))):
+            rgb = block_color(bx, by)
+            dcs = quantised.get(rgb)
+            if dcs is None:
                 # A flat block's DCT DC term is 8 * (value - 128).
-                dc = int(round(8 * (value - 128) / _Q))
+                dcs = quantised[rgb] = [int(round(8 * (v - 128) / _Q)) for v in _ycbcr(rgb)]
+            for comp, dc in enumerate(dcs):
                 diff = dc - pred[comp]
                 pred[comp] = dc
                 cat = abs(diff).bit_length()
-                code, length = _DC_CODES[cat]
-                bw.write(code, length)
+                bits.append(_DC_TEXT[cat])
                 if cat:
-                    bw.write(diff if diff >= 0 else diff + (1 << cat) - 1, cat)
-                bw.write(*_EOB)
-    parts.append(bw.flush())
+                    bits.append(format(diff if diff >= 0 else diff + (1 << cat) - 1, "0%db" % cat))
+                bits.append(_EOB_TEXT)
+    parts.append(_pack("".join(bits)))
     parts.append(b"\xff\xd9")
     return b"".join(parts)
 
@@ -122,10 +119,12 @@ def placeholder(label: str, width: int = 160, height: int = 90) -> bytes:
     c1 = (digest[0], digest[1], digest[2])
     c2 = (digest[3], digest[4], digest[5])
     cols = max(1, (width + 7) // 8 - 1)
+    # A block's colour depends only on its column and whether its row is odd, so the
+    # two rows of colours are worked out once.
+    rows = [[tuple(int((a + (b - a) * (bx / cols)) * shade) for a, b in zip(c1, c2))
+             for bx in range((width + 7) // 8)] for shade in (1.0, 0.75)]
 
     def color(bx: int, by: int) -> RGB:
-        t = bx / cols
-        shade = 1.0 - 0.25 * (by % 2)
-        return tuple(int((a + (b - a) * t) * shade) for a, b in zip(c1, c2))  # type: ignore
+        return rows[by % 2][bx]  # type: ignore[return-value]
 
     return encode(width, height, color, comment=label.encode("utf-8"))

@@ -63,7 +63,8 @@ class Gateway:
         started = time.monotonic()
         entry: Dict[str, Any] = {"method": req.method, "path": req.path, "query": dict(req.query),
                                  "host": req.header("host"), "operation": None, "fields": [],
-                                 "kind": None, "variables": None, "auth": self._auth_kind(req)}
+                                 "kind": None, "variables": None, "auth": self._auth_kind(req),
+                                 "time": time.time()}
         parsed = None
         fault_path = req.path
         if req.path == "/graphql" and req.method == "POST":

@@ -44,6 +44,10 @@ Dispatch = Callable[[Request], Response]
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as requests.Session expects
     server_version = "StashEmulator/1"
+    # Headers and body go out in separate writes; with Nagle on, the client's delayed
+    # ACK holds every keep-alive response about 40 ms (Stash, written in Go, sets
+    # TCP_NODELAY on its sockets too).
+    disable_nagle_algorithm = True
 
     def setup(self) -> None:
         super().setup()

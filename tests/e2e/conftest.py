@@ -52,6 +52,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def summary_logged(result: RunResult) -> bool:
+    """The task's one-line summary reached Stash's log at info."""
+    summary = (result.output or {}).get("summary")
+    return bool(summary) and any(summary in text and "\n" not in text for text in result.messages("info"))
+
+
 def assert_clean_run(result: RunResult) -> None:
     """What every run must look like to Stash: one JSON object, prefixed log lines only."""
     assert not result.timed_out, f"run timed out: {result.logs[-5:]}"
@@ -109,6 +115,16 @@ class PluginEnv:
         item = self.plex_item(scene_id)
         return None if item is None else item["title"]
 
+    def expected_title(self, scene_id: int) -> str:
+        """The Stash title, or the file name without extension when it is empty."""
+        scene = self.stash.scene(scene_id)
+        if scene.get("title"):
+            return scene["title"]
+        return os.path.splitext(os.path.basename(scene["files"][0]["path"]))[0]
+
+    def in_step(self, scene_ids: Iterable[int]) -> bool:
+        return all(self.plex_title(sid) == self.expected_title(sid) for sid in scene_ids)
+
     def titles_in_plex(self, wanted: Dict[int, str]) -> bool:
         return all(self.plex_title(sid) == title for sid, title in wanted.items())
 
@@ -158,25 +174,34 @@ class PluginEnv:
     def status(self) -> Dict[str, Any]:
         return self.ok_task("Queue Status")
 
+    def queue_directly(self, scene_ids: Iterable[int]) -> None:
+        """Write inbox rows exactly as a hook does, without starting a drainer."""
+        from sync_queue import inbox
+
+        inbox.enqueue(self.data_dir, list(scene_ids), reason="Scene.Update.Post")
+
     # -- cleanup -------------------------------------------------------------------
     def drainer_pids(self) -> List[int]:
-        """Drainers of this data dir: the heartbeat's pid, and on Linux every `--drain` process in it."""
-        pids = {row[0] for row in self.rows("SELECT pid FROM drainer WHERE pid IS NOT NULL")}
+        """Live drainers of this data dir: on Linux every `--drain` process working in it,
+        elsewhere the pid of a fresh heartbeat."""
         proc = "/proc"
-        if os.path.isdir(proc):
-            real = os.path.realpath(self.data_dir)
-            for name in os.listdir(proc):
-                if not name.isdigit():
-                    continue
-                try:
-                    with open(os.path.join(proc, name, "cmdline"), "rb") as fh:
-                        argv = fh.read().split(b"\0")
-                    cwd = os.readlink(os.path.join(proc, name, "cwd"))
-                except OSError:
-                    continue
-                if b"--drain" in argv and os.path.realpath(cwd) == real:
-                    pids.add(int(name))
-        return sorted(p for p in pids if p != os.getpid())
+        if not os.path.isdir(proc):
+            fresh = time.time() - 2.0
+            return [row[0] for row in self.rows("SELECT pid FROM drainer WHERE beat_at > ?", [fresh])]
+        pids = []
+        real = os.path.realpath(self.data_dir)
+        for name in os.listdir(proc):
+            if not name.isdigit() or int(name) == os.getpid():
+                continue
+            try:
+                with open(os.path.join(proc, name, "cmdline"), "rb") as fh:
+                    argv = fh.read().split(b"\0")
+                cwd = os.readlink(os.path.join(proc, name, "cwd"))
+            except OSError:
+                continue  # gone, or a zombie: nothing left to end
+            if b"--drain" in argv and os.path.realpath(cwd) == real:
+                pids.append(int(name))
+        return sorted(pids)
 
     def lock_busy(self) -> bool:
         from worker.lock import DrainLock
@@ -199,7 +224,7 @@ class PluginEnv:
                 quiet_since = None
             elif quiet_since is None:
                 quiet_since = time.monotonic()
-            elif time.monotonic() - quiet_since > 0.5:
+            elif time.monotonic() - quiet_since > 0.15:
                 return
             time.sleep(0.05)
         pytest.fail(f"drainers of {self.data_dir} still running after {timeout:.0f} s")

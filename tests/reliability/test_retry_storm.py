@@ -1,0 +1,120 @@
+"""The seed's retry storm, as a regression test (promise 5, and the debug report).
+
+A Stash scan creates scenes whose files Plex has not scanned yet and fires hook after
+hook for them. The old plugin re-attempted every such scene on every hook and every
+button press. Here each attempt of a scene is one Stash read of it (a sync reads the
+scene's current state first), so the Stash emulator's request log gives every attempt
+with its time. Between attempt k and k+1 of a scene there must be at least the lower
+bound of the not-found backoff, half of min(cap, base·2^(k-1)), whichever consumer
+made the attempt: the background drainer woken by hooks, Process Queue, or Sync All.
+
+Consumers are switched by killing the current one (kill -9, or Stash's Stop), but only
+while it is provably between attempts: nothing claimed, nothing ready, and the next
+retry more than half a second away. A kill mid-attempt would rightly repeat that
+attempt at once and blur the measurement.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Dict, List
+
+import pytest
+
+from tests.reliability.conftest import kill_pid, needs_kill9, wait_until
+from worker.backoff import window
+
+BASE, CAP = 1.0, 4.0  # not_found_base_seconds / not_found_cap_seconds for this test
+MISSING = 4
+HOOKS_PER_SCENE = 8
+SLACK = 0.05  # the clocks of two processes, and request timing
+
+
+def _attempts(tb, scene_ids: List[int]) -> Dict[int, List[float]]:
+    """When each scene was read from Stash for a sync (Sync All's id listing names no scene)."""
+    found: Dict[int, List[float]] = defaultdict(list)
+    for entry in tb.stash.requests:
+        if "findScenes" not in entry["fields"]:
+            continue
+        for sid in (entry.get("variables") or {}).get("scene_ids") or []:
+            if int(sid) in scene_ids:
+                found[int(sid)].append(entry["time"])
+    return {sid: sorted(times) for sid, times in found.items()}
+
+
+def _too_early(attempts: Dict[int, List[float]]) -> List[str]:
+    out = []
+    for sid, times in attempts.items():
+        for k, (a, b) in enumerate(zip(times, times[1:]), start=1):
+            least = window(k - 1, BASE, CAP) / 2.0
+            if b - a < least - SLACK:
+                out.append(f"scene {sid}: attempt {k + 1} came {b - a:.2f} s after attempt {k} (< {least:.2f} s)")
+    return out
+
+
+def _kill_between_attempts(tb, kill) -> None:
+    def quiet() -> bool:
+        counts = tb.counts()
+        due = counts["next_retry_at"]
+        return (counts["in_flight"] == 0 and counts["inbox"] == 0 and counts["ready"] == 0
+                and due is not None and due - time.time() > 0.6)
+    wait_until(quiet, 15, "a moment between two attempts", interval=0.02)
+    kill()
+
+
+def _scan_hooks(tb, scene_ids: List[int], per_scene: int) -> int:
+    fired = 0
+    for _ in range(per_scene):
+        for sid in scene_ids:
+            tb.stash.fire_hook("Scene.Create.Post", sid)  # a scan's hook: no input, no inputFields
+            fired += 1
+    return fired
+
+
+@pytest.mark.slow
+@needs_kill9
+def test_hooks_buttons_and_sync_all_never_retry_a_waiting_scene_early(make_testbed):
+    tb = make_testbed(scenes=12, in_plex=False, settings={
+        "not_found_base_seconds": BASE, "not_found_cap_seconds": CAP, "not_found_max_attempts": 40})
+    missing, present = tb.scene_ids[:MISSING], tb.scene_ids[MISSING:]
+    for sid in present:
+        tb.plex.add_movie(tb.section, tb.plex_path(sid))
+
+    # 1. A scan fires hook after hook for files Plex does not have; the hooks wake the
+    #    background drainer, which attempts each scene once and then waits.
+    fired = _scan_hooks(tb, missing, HOOKS_PER_SCENE)
+    for sid in present:
+        tb.edit(sid, title=f"Edited scene {sid}")
+    tb.wait_synced(present, 30)
+    pid = wait_until(tb.live_drainer, 10, "the background drainer")
+    _kill_between_attempts(tb, lambda: kill_pid(pid))
+    wait_until(lambda: pid not in tb.drainer_pids(), 10, "the drainer to die")
+
+    # 2. Process Queue takes over the waiting jobs (more hooks arrive meanwhile: their
+    #    drainers find the lock taken); it runs for a while and is stopped from the UI.
+    handle = tb.start_task("Process Queue")
+    fired += _scan_hooks(tb, missing, 2)
+    time.sleep(2.0)
+    assert handle.running(), "Process Queue ended although retries were due within its horizon"
+    _kill_between_attempts(tb, handle.kill)
+    handle.proc.wait(10)
+
+    # 3. Sync All queues every scene again, the waiting ones included. While it runs,
+    #    Plex finishes scanning, and each waiting scene syncs at its next attempt.
+    handle = tb.start_task("Sync All Scenes")
+    time.sleep(2.0)
+    for sid in missing:
+        tb.plex.add_movie(tb.section, tb.plex_path(sid))
+    result = tb.finish(handle, 60)
+    assert result.error is None, result.error
+    assert result.output["queued"] == len(tb.scene_ids)
+    tb.wait_synced(timeout=30)
+    counts = tb.wait_idle(30)
+
+    attempts = _attempts(tb, missing)
+    assert _too_early(attempts) == []
+    # About eight seconds of waiting allow a handful of attempts per scene, not one per hook.
+    assert fired == MISSING * (HOOKS_PER_SCENE + 2)
+    assert all(3 <= len(times) <= 8 for times in attempts.values()), {s: len(t) for s, t in attempts.items()}
+    assert counts["dead_letters"] == 0 and tb.scalar("SELECT count(*) FROM dead_letters") == 0
