@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -44,7 +45,8 @@ def run(table: Table) -> None:
     from sync_queue import inbox
 
     bare = [_time([sys.executable, "-c", "pass"]) for _ in range(RUNS)]
-    with tempfile.TemporaryDirectory() as tmp:
+    tmp = tempfile.mkdtemp(prefix="bench-hook-")
+    try:
         data_dir = os.path.join(tmp, "plugin_data", "Stash2Plex")
         os.makedirs(data_dir)
         from sync_queue.db import open_db
@@ -66,6 +68,9 @@ def run(table: Table) -> None:
                 spawning.append(_time([sys.executable, SCRIPT], _hook_doc(tmp, 1000 + i)))
         finally:
             lock_holder.release()
+    finally:
+        time.sleep(1.0)  # spare drainers started above exit on finding the lock held
+        shutil.rmtree(tmp, ignore_errors=True)
     b50, b95 = _pcts(bare)
     f50, f95 = _pcts(fresh)
     s50, s95 = _pcts(spawning)

@@ -76,8 +76,18 @@ def _take_lock(lock, data_dir: str) -> bool:
     return True
 
 
+def _dependency_problem(launch: Dict[str, Any]) -> str:
+    from plugin.deps import missing_dependencies_message  # imports every client: only the lock holder
+
+    return missing_dependencies_message((launch["server_connection"] or {}).get("PluginDir") or "") or ""
+
+
 def drain(launch: Dict[str, Any], log: logging.Logger) -> int:
-    from worker.lock import DrainLock
+    try:
+        from worker.lock import DrainLock  # filelock only
+    except ImportError:
+        log.error("%s", _dependency_problem(launch))
+        return 1
 
     data_dir = launch["data_dir"]
     lock = DrainLock(data_dir)
@@ -87,7 +97,15 @@ def drain(launch: Dict[str, Any], log: logging.Logger) -> int:
     log.info("drainer started: holding the drain lock")
     heartbeat = _Heartbeat(data_dir)  # before the slow imports: hooks meanwhile start no spares
     heartbeat.start()
-    # Deliberately after the lock: a spare drainer exits before importing the clients.
+    # Deliberately after the lock: a burst of hooks starts many spare drainers, and each
+    # must exit before paying for plexapi, stashapi and pydantic (about a second of CPU).
+    problem = _dependency_problem(launch)
+    if problem:
+        log.error("%s", problem)
+        heartbeat.stop_event.set()
+        heartbeat.join(5)
+        lock.release()
+        return 1
     from validation.errors import SyncError
     from worker.app import App
 
@@ -143,10 +161,4 @@ def main(raw: str) -> int:
     except (ValueError, KeyError, TypeError):
         return 2  # not started by our hook; nothing sensible to do or log
     log = setup_file_logging(data_dir)
-    from plugin.deps import missing_dependencies_message
-
-    problem = missing_dependencies_message((launch["server_connection"] or {}).get("PluginDir") or "")
-    if problem:
-        log.error("%s", problem)
-        return 1
     return drain(launch, log)

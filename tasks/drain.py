@@ -48,13 +48,15 @@ def work_left(counts: Dict[str, Any]) -> int:
 class ProgressBar:
     """Stash's progress bar for one task: it only ever moves forward, and ends at 1.0."""
 
-    def __init__(self, report: Callable[[float], None]):
+    def __init__(self, report: Callable[[float], None], start: float = 0.0):
         self._report = report
+        self._start = start  # a task that showed progress before draining starts the bar there
         self._last = -1.0
         self._guard = threading.Lock()
 
     def __call__(self, fraction: float) -> None:
-        value = round(max(0.0, min(1.0, fraction)), 4)  # stashlog sends four decimals
+        value = self._start + (1.0 - self._start) * max(0.0, min(1.0, fraction))
+        value = round(value, 4)  # stashlog sends four decimals
         with self._guard:
             if value <= self._last:
                 return
@@ -111,11 +113,12 @@ def _left_to_background(counts: Dict[str, Any]) -> Dict[str, Any]:
     return {"synced": 0, "unchanged": 0, "background_drainer": True, "counts": counts, "summary": summary}
 
 
-def drain_foreground(ctx: TaskContext) -> Dict[str, Any]:
+def drain_foreground(ctx: TaskContext, progress_from: float = 0.0) -> Dict[str, Any]:
+    """Drain now; the bar moves from `progress_from` (what the task already showed) to 1.0."""
     check_plex(ctx)
     app = ctx.app
     lock = app.lock()
-    bar = ProgressBar(ctx.progress)
+    bar = ProgressBar(ctx.progress, start=progress_from)
     bar(0.0)
     if not wait_for_background_drainer(ctx, lock, bar, time.time() + WAIT_FOR_DRAINER_SECONDS):
         bar(1.0)

@@ -67,7 +67,7 @@ def run(ctx: TaskContext) -> Dict[str, Any]:
         "examples": examples,
     }
     if queue:
-        result["sync"] = drain_foreground(ctx)
+        result["sync"] = drain_foreground(ctx, progress_from=0.5)  # the read-back showed 0 to 0.5
     ctx.progress(1.0)
     result["summary"] = (
         f"checked {checked} Plex items: {len(drifted)} drifted, {len(missing)} missing in Plex"

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import time
 
 import pytest
 
 from sync_queue import inbox
 from sync_queue.db import open_db
-
-from tests.e2e.conftest import free_port, summary_logged, wait_for
+from testbed.runner import PluginRunner
+from tests.e2e.conftest import ROOT, free_port, summary_logged, wait_for
 from worker.lock import DrainLock
 
 
@@ -39,19 +40,27 @@ def _corpus(conn):
         "negative hook id": (_doc(conn, {"hookContext": dict(hook, id=-4)}), "positive"),
         "bad inputFields": (_doc(conn, {"hookContext": dict(hook, id=1, inputFields="title")}), "inputFields"),
         "not UTF-8": (b"\xff\xfe{\x00\x80", "not JSON"),
+        "huge": (_doc(conn, {"mode": "status", "pad": "x" * (9 * 1024 * 1024)}), "bytes"),
     }
 
 
 CASES = sorted(_corpus({}).keys())
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_malformed_stdin_gets_one_clear_error(plugin_env, case):
-    env = plugin_env
-    stdin, words = _corpus(env.runner.server_connection)[case]
+@pytest.fixture
+def bare_runner(tmp_path):
+    """The plugin with nothing listening behind it: malformed input must never get that far."""
+    conn = {"Scheme": "http", "Host": "127.0.0.1", "Port": free_port(),
+            "SessionCookie": {"Name": "session", "Value": secrets.token_hex(16)},
+            "Dir": str(tmp_path / "stash-config"), "PluginDir": ROOT}
+    return PluginRunner(ROOT, conn)
 
-    result = env.runner.run_raw(stdin, timeout=30)
-    env.results.append(result)
+
+@pytest.mark.parametrize("case", CASES)
+def test_malformed_stdin_gets_one_clear_error(bare_runner, case):
+    stdin, words = _corpus(bare_runner.server_connection)[case]
+
+    result = bare_runner.run_raw(stdin, timeout=30)
 
     assert not result.timed_out
     assert result.returncode == 0
@@ -64,26 +73,27 @@ def test_malformed_stdin_gets_one_clear_error(plugin_env, case):
     assert doc["error"] in result.logs[0][1]
     assert "Traceback" not in result.logs[0][1]
     assert result.duration < 10  # rejected before any import of the heavy clients
-    assert env.rows("SELECT scene_id FROM inbox") == []
+    cookie = bare_runner.server_connection["SessionCookie"]["Value"]
+    assert cookie not in result.raw_stdout + repr(result.logs)
+    assert not os.path.exists(bare_runner.server_connection["Dir"])  # nothing queued, nothing written
 
 
 @pytest.mark.parametrize("run", ["task", "hook"])
-def test_unusable_data_folder_gets_one_clear_error(plugin_env, tmp_path, run):
-    env = plugin_env
+def test_unusable_data_folder_gets_one_clear_error(bare_runner, tmp_path, run):
     not_a_dir = tmp_path / "a-file"
     not_a_dir.write_text("Stash's Dir is a file here")
-    conn = dict(env.runner.server_connection, Dir=str(not_a_dir))
+    conn = dict(bare_runner.server_connection, Dir=str(not_a_dir))
     if run == "task":
-        handle = env.runner.start_task("Queue Status", server_connection=conn)
+        handle = bare_runner.start_task("Queue Status", server_connection=conn)
     else:
-        handle = env.runner.start_hook("Scene.Update.Post", 1, {"title": "x"}, server_connection=conn)
+        handle = bare_runner.start_hook("Scene.Update.Post", 1, {"title": "x"}, server_connection=conn)
     result = handle.wait(30)
-    env.results.append(result)
 
     assert result.returncode == 0 and result.stdout_is_json and result.output is None
     assert "data folder" in result.error or "could not queue" in result.error
     assert str(not_a_dir) in result.error
     assert result.stray_stderr == [] and len(result.messages("error")) == 1
+    assert conn["SessionCookie"]["Value"] not in result.raw_stdout + repr(result.logs)
 
 
 def _queue_with_drainer_locked_out(env, scene_ids, titles):

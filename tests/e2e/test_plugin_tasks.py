@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import time
 
+import requests
+from plexapi.server import PlexServer
+
 from testbed.runner import load_manifest
 from tests.e2e.conftest import ROOT, STASH_PREFIX, summary_logged, wait_for
 
@@ -32,7 +35,7 @@ def test_process_queue_progress_moves_forward_to_one(plugin_env):
     assert env.in_step(scene_ids)
 
 
-def test_sync_all_then_sync_recent(plugin_env):
+def test_sync_all_reconcile_and_sync_recent(plugin_env):
     env = plugin_env
     scene_ids = env.seed(8)
 
@@ -42,6 +45,17 @@ def test_sync_all_then_sync_recent(plugin_env):
     assert first.progress[-1] == 1.0
     assert summary_logged(first)
     assert env.in_step(scene_ids)
+
+    edited = scene_ids[5]  # someone retitles an item in Plex
+    with requests.Session() as session:
+        server = PlexServer(env.plex.url, env.token, session=session, timeout=10)
+        server.fetchItem(env.plex.find_by_file(env.plex_path(edited))).editTitle("Edited in Plex")
+    reconcile = env.task("Reconcile Plex")
+    assert reconcile.error is None and summary_logged(reconcile)
+    assert reconcile.output["checked"] == 8 and reconcile.output["drifted"] == 1
+    assert all(a <= b for a, b in zip(reconcile.progress, reconcile.progress[1:])), reconcile.progress
+    assert reconcile.progress[-1] == 1.0
+    assert env.plex_title(edited) == env.expected_title(edited)
 
     env.plex.reset_log()
     again = env.ok_task("Sync All Scenes")
@@ -72,6 +86,16 @@ def test_queue_status_reports_counts_and_breaker(plugin_env):
     assert output["breaker"]["state"] in BREAKER_STATES
     assert output["drainer_alive"] is False
     assert summary_logged(result)
+
+    # It reads only the SQLite file, so it answers with Stash and Plex both down.
+    env.stash.go_down()
+    env.plex.go_down()
+    try:
+        offline = env.ok_task("Queue Status")
+    finally:
+        env.stash.come_up()
+        env.plex.come_up()
+    assert offline["pending"] == 2 and offline["breaker"]["state"] in BREAKER_STATES
 
 
 def test_dead_letter_tasks_review_retry_purge(plugin_env):

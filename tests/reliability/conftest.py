@@ -15,6 +15,7 @@ cookies and the API key (promise 11). A leaked secret fails the test at teardown
 
 from __future__ import annotations
 
+import ast
 import os
 import random
 import secrets
@@ -297,6 +298,22 @@ class Testbed:
             pids.add(beating)
         self.pids_seen |= pids
         return pids
+
+    def drainer_log(self) -> str:
+        path = os.path.join(self.data_dir, "logs", "drainer.log")
+        if not os.path.exists(path):
+            return ""
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+
+    def drain_summaries(self) -> List[Dict[str, Any]]:
+        """The worker summaries the background drainers logged ("drain finished: {...}")."""
+        found = []
+        for line in self.drainer_log().splitlines():
+            head, sep, tail = line.partition(" drain finished: ")
+            if sep:
+                found.append(ast.literal_eval(tail))
+        return found
 
     def wait_heartbeat_stale(self, timeout: float = 10.0) -> None:
         """After a kill -9 the dead drainer's beat looks fresh for 2 s; hooks start no drainer until it is stale."""
