@@ -30,6 +30,8 @@ IDLE_GRACE_SECONDS = 3.0
 CONFIG_ERROR_QUIET_SECONDS = 60.0
 # How long a new drainer waits for a lock whose holder does not beat (see _take_lock).
 SPARE_WAIT_SECONDS = 5.0
+# While Stash cannot be reached at start-up, ask again this often (a refused connection is cheap).
+STASH_RETRY_SECONDS = 2.0
 
 
 class _Heartbeat(threading.Thread):
@@ -76,6 +78,28 @@ def _take_lock(lock, data_dir: str) -> bool:
     return True
 
 
+def _settings_once_stash_answers(app, log: logging.Logger):
+    """The settings, read from Stash; while Stash cannot be reached, wait and ask again.
+
+    Hooks keep queueing while Stash's API is down (they need no request), and no later
+    save may come: a drainer that gave up here would leave those jobs until the next
+    save or button press. It keeps beating meanwhile, so hooks start no other drainer.
+    """
+    from validation.errors import TransientError  # deliberately lazy, like the rest of this path
+
+    give_up_at = time.monotonic() + RETRY_HORIZON_SECONDS
+    level = logging.WARNING
+    while True:
+        try:
+            return app.settings
+        except TransientError as exc:
+            if time.monotonic() + STASH_RETRY_SECONDS > give_up_at:
+                raise
+            log.log(level, "%s; asking again every %.0f s", exc, STASH_RETRY_SECONDS)
+            level = logging.DEBUG  # one warning per outage, not one every two seconds
+            time.sleep(STASH_RETRY_SECONDS)
+
+
 def _dependency_problem(launch: Dict[str, Any]) -> str:
     from plugin.deps import missing_dependencies_message  # imports every client: only the lock holder
 
@@ -112,7 +136,7 @@ def drain(launch: Dict[str, Any], log: logging.Logger) -> int:
     app = App(launch["server_connection"], data_dir)
     try:
         stashlog.add_secret((launch["server_connection"].get("SessionCookie") or {}).get("Value"))
-        settings = app.settings
+        settings = _settings_once_stash_answers(app, log)
         stashlog.add_secret(settings.plex_token)
         reconfigure(settings.debug_logging, settings.obfuscate_paths)
         quiet = _recent_config_error(app, settings.fingerprint())

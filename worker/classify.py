@@ -73,6 +73,34 @@ def classify(exc: BaseException, _depth: int = 0) -> ErrorKind:
     return ErrorKind.UNEXPECTED
 
 
+# Answers about the server as a whole (overloaded, restarting, or a proxy in front of it
+# cannot reach it). A 500 may concern one request alone, so it does not count here.
+_UNAVAILABLE = frozenset({429, 502, 503, 504})
+
+
+def server_unavailable(exc: BaseException, _depth: int = 0) -> bool:
+    """True when a request failed because the server itself cannot serve now.
+
+    Then every further request of a batch would fail the same way, so the batch stops
+    and leaves its other scenes to the queue. A failure of one request (a 500, a Stash
+    screenshot that cannot be served) is not that; our own errors count only when they
+    were raised from such a failure.
+    """
+    if _depth > _MAX_DEPTH or exc is None:
+        return False
+    if isinstance(exc, SyncError) or isinstance(exc, RetryError):
+        inner = exc.__cause__ if isinstance(exc, SyncError) else (
+            exc.last_attempt.exception() if exc.last_attempt.failed else None)
+        return server_unavailable(inner, _depth + 1)
+    if isinstance(exc, BadRequest) and not isinstance(exc, Unauthorized):
+        return plex_status(exc) in _UNAVAILABLE
+    if isinstance(exc, rq.HTTPError):
+        return exc.response is not None and exc.response.status_code in _UNAVAILABLE
+    if isinstance(exc, _CONFIG_REQUESTS):
+        return False
+    return isinstance(exc, _TRANSIENT_REQUESTS) or isinstance(exc, _TRANSIENT_OS)
+
+
 def _hint(exc: BaseException) -> str:
     if isinstance(exc, Unauthorized) or (isinstance(exc, BadRequest) and plex_status(exc) == 403):
         return "Plex refused the token: check the Plex token setting. "

@@ -60,3 +60,13 @@ def decide(
         return DeadLetter(kind, f"retries exhausted after {attempts} attempts: {message}", attempts)
     delay = full_jitter(attempts - 1, settings.retry_base_seconds, settings.retry_cap_seconds, rng)
     return Retry(now + delay, attempts)
+
+
+def probe_retry_at(attempts_so_far: int, now: float, settings: Any, rng: random.Random) -> float:
+    """When the job of a failed circuit-breaker probe may run again; no attempt is counted.
+
+    The circuit was open, so the failure says as much about Plex as about the job; but the
+    job must leave the head of the queue, or a job that fails on its own (a screenshot
+    Stash cannot serve, an item Plex answers 500 for) would be every probe for ever.
+    """
+    return now + full_jitter(attempts_so_far, settings.retry_base_seconds, settings.retry_cap_seconds, rng)

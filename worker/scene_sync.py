@@ -31,11 +31,11 @@ from plex.pathmap import PathMapper, parent_folder, path_key
 from plex.plan import EditPlan, diff
 from sync_queue import db
 from sync_queue.sync_state import SceneState, SyncState
-from validation.errors import (AmbiguousMatch, ConfigError, ErrorKind, NotFoundYet, PermanentError, SyncError,
+from validation.errors import (AmbiguousMatch, ConfigError, NotFoundYet, PermanentError, SyncError,
                                TransientError)
 from validation.metadata import PlexMetadata, build_metadata, fingerprint
 from validation.privacy import show_path
-from worker.classify import classify
+from worker.classify import server_unavailable
 from worker.quick_retry import QuickRetry
 
 log = logging.getLogger("stash2plex.sync")
@@ -383,8 +383,10 @@ class _Sent:
 class _Stop:
     """Why the rest of a batch is not sent, shared by the edit threads.
 
-    QuickRetry's `gave_up` (the server dropped connections) or the first transient
-    answer (503, 429, a timeout): scenes not yet started are left to the queue.
+    QuickRetry's `gave_up` (the server dropped connections) or the first answer that
+    says Plex cannot serve now (429, 502-504, a timeout; worker.classify
+    server_unavailable): scenes not yet started are left to the queue. A failure of
+    one scene alone (a 500, a screenshot Stash cannot serve) stops nothing.
     """
 
     def __init__(self, retry: QuickRetry):
@@ -397,7 +399,7 @@ class _Stop:
             return self._retry.gave_up or self._trouble
 
     def note(self, exc: BaseException) -> None:
-        if classify(exc) is ErrorKind.TRANSIENT:
+        if server_unavailable(exc):
             with self._lock:
                 if self._trouble is None:
                     self._trouble = exc

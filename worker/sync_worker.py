@@ -19,7 +19,7 @@ from sync_queue.store import Job, QueueStore
 from validation.errors import ErrorKind, SyncError
 from worker.breaker import CircuitBreaker
 from worker.classify import classify, describe
-from worker.policy import DeadLetter, Retry, decide
+from worker.policy import DeadLetter, Retry, decide, probe_retry_at
 
 log = logging.getLogger(__name__)
 
@@ -241,9 +241,16 @@ class SyncWorker(threading.Thread):
             log.error("scene %s: unexpected failure: %s", job.scene_id, message, exc_info=exc)
         else:
             log.warning("scene %s: %s failure: %s", job.scene_id, kind.value, message)
+        probing = self.breaker.holds_probe  # failure() below ends the probe
         # A config error in the batch, or an open circuit, means the failure says nothing
         # about this job: put it back without counting an attempt.
         if hold or (kind is ErrorKind.TRANSIENT and self.breaker.failure(kind, message, now)):
+            if probing and not hold:
+                # The next probe must be another job (see policy.probe_retry_at).
+                retry_at = probe_retry_at(job.attempts, now, self.settings, self.rng)
+                self.store.defer(job, retry_at, job.attempts, kind, message, now=now)
+                self._tally["deferred"] += 1
+                return
             self.store.release(job)
             self._tally["released"] += 1
             return

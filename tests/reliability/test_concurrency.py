@@ -45,11 +45,12 @@ class LockSampler(threading.Thread):
         deadline = time.monotonic() + 120
         while not self.stop_event.is_set() and time.monotonic() < deadline:
             if self.inode is None and os.path.exists(self.lock_path):
-                self.inode = os.stat(self.lock_path).st_ino
+                st = os.stat(self.lock_path)  # /proc/locks names a file as major:minor:inode, in hex:hex:dec
+                self.inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
             if self.inode is not None:
                 with open("/proc/locks") as fh:
                     held = {int(parts[4]) for parts in (line.split() for line in fh)
-                            if len(parts) > 5 and parts[1] != "->" and parts[5].endswith(f":{self.inode}")}
+                            if len(parts) > 5 and parts[1] != "->" and parts[5] == self.inode}
                 if held:
                     self.holders.append(held)
             self.stop_event.wait(0.003)

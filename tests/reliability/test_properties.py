@@ -21,6 +21,7 @@ import io
 import json
 import logging
 import os
+import secrets
 import sqlite3
 import sys
 import time
@@ -200,8 +201,9 @@ class PluginIO:
 
     def __init__(self, data_dir: str, stash_port: int):
         self.data_dir = data_dir
+        self.cookie = secrets.token_urlsafe(24)
         self.conn = {"Scheme": "http", "Host": "127.0.0.1", "Port": stash_port, "Dir": data_dir,
-                     "PluginDir": ROOT, "SessionCookie": {"Name": "session", "Value": "c" * 24}}
+                     "PluginDir": ROOT, "SessionCookie": {"Name": "session", "Value": self.cookie}}
 
     def keep_drainers_away(self) -> None:
         """An empty inbox and a fresh heartbeat (of this test process): hooks queue, start no drainer."""
@@ -233,6 +235,7 @@ class PluginIO:
         finally:
             root.handlers[:], sys.stdin, sys.stdout, sys.stderr = saved[0], saved[2], saved[3], saved[4]
             root.setLevel(saved[1])
+        assert self.cookie not in out.getvalue() + err.getvalue(), "the session cookie was shown"
         return check_protocol(out.getvalue(), err.getvalue(), code)
 
 

@@ -10,7 +10,6 @@ plugin to Stash's API is broken.
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -66,7 +65,7 @@ def test_slow_and_failing_stash(make_testbed):
 
 
 @pytest.mark.slow
-def test_a_drainer_started_while_stash_is_down_keeps_every_job(make_testbed):
+def test_jobs_queued_while_stash_is_down_wait_and_sync_when_it_is_back(make_testbed):
     tb = make_testbed(scenes=SCENES)
     tb.stash.go_down()
     scenes = tb.scene_ids[:8]
@@ -75,23 +74,7 @@ def test_a_drainer_started_while_stash_is_down_keeps_every_job(make_testbed):
     counts = tb.counts()
     assert counts["pending"] == len(scenes) and counts["dead_letters"] == 0, counts
     assert tb.scalar("SELECT count(*) FROM sync_state") == 0
-    with open(os.path.join(tb.data_dir, "logs", "drainer.log"), encoding="utf-8") as fh:
-        assert "cannot reach Stash" in fh.read()
+    assert "cannot reach Stash" in tb.drainer_log()
 
-    tb.stash.come_up()
-    tb.wait_heartbeat_stale()
-    tb.edit(tb.scene_ids[-1], title="The next save")
-    _assert_all_synced(tb, scenes + [tb.scene_ids[-1]])
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(reason="plugin/drainer.py exits when Stash cannot be reached at start-up; the queued "
-                          "jobs then wait for the next save or button press (reported)", strict=False)
-def test_jobs_queued_while_stash_is_down_sync_when_it_is_back(make_testbed):
-    tb = make_testbed(scenes=SCENES)
-    tb.stash.go_down()
-    scenes = tb.scene_ids[:8]
-    _edit(tb, scenes, "Saved while the API was down")
-    time.sleep(2.0)
-    tb.stash.come_up()
-    _assert_all_synced(tb, scenes, timeout=6.0)
+    tb.stash.come_up()  # no further save or button press: the waiting drainer carries on
+    _assert_all_synced(tb, scenes, timeout=20.0)

@@ -16,7 +16,7 @@ from validation.errors import (
     SyncError,
     TransientError,
 )
-from worker.classify import classify, describe
+from worker.classify import classify, describe, server_unavailable
 
 T, N, C, P, U = (
     ErrorKind.TRANSIENT,
@@ -139,3 +139,36 @@ def test_describe_is_short_and_on_one_line():
 def test_describe_uses_our_message_and_the_retry_errors_last_attempt():
     assert describe(ConfigError("plex_url is not set")) == "plex_url is not set"
     assert describe(retry_error(rq.ConnectionError("refused"))) == "ConnectionError: refused"
+
+
+def _raised_from(outer: Exception, cause: Exception) -> Exception:
+    try:
+        try:
+            raise cause
+        except Exception as inner:
+            raise outer from inner
+    except Exception as exc:
+        return exc
+
+
+@pytest.mark.parametrize(
+    "exc, unavailable",
+    [
+        (rq.ConnectionError("Connection refused"), True),
+        (rq.ReadTimeout("read timed out"), True),
+        (socket.timeout("timed out"), True),
+        (plex(BadRequest, 503, "service_unavailable"), True),
+        (plex(BadRequest, 429, "too_many_requests"), True),
+        (plex(BadRequest, 502, "bad_gateway"), True),
+        (http_error(504), True),
+        (plex(BadRequest, 500, "internal_server_error"), False),  # may concern this request alone
+        (plex(BadRequest, 400, "bad_request"), False),
+        (plex(Unauthorized, 401, "unauthorized"), False),
+        (TransientError("Stash answered 500 for http://127.0.0.1:9999/scene/3/screenshot"), False),
+        (_raised_from(TransientError("Plex stopped answering"), rq.ConnectionError("refused")), True),
+        (rq.InvalidURL("bad"), False),
+        (ValueError("bug"), False),
+    ],
+)
+def test_server_unavailable_tells_a_server_in_trouble_from_one_failed_request(exc, unavailable):
+    assert server_unavailable(exc) is unavailable
