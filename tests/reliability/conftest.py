@@ -373,14 +373,18 @@ class Testbed:
             texts.append((f"run {n} ({' '.join(result.argv[-1:])})", body.encode("utf-8", "replace")))
         for n, text in enumerate(self.extra_texts):
             texts.append((f"extra text {n}", text.encode("utf-8", "replace")))
-        for folder, _dirs, files in os.walk(self.workdir):
-            for name in files:
-                path = os.path.join(folder, name)
-                try:
-                    with open(path, "rb") as fh:
-                        texts.append((os.path.relpath(path, self.workdir), fh.read()))
-                except OSError:
-                    pass
+        # The work dir (Stash's config dir, so the plugin's data dir) and the working
+        # directories Stash starts the plugin in: nothing the plugin writes may hold a secret.
+        roots = [self.workdir, self.runner.cwd, self.stash.plugins.runner(PLUGIN_ID).cwd]
+        for root in roots:
+            for folder, _dirs, files in os.walk(root):
+                for name in files:
+                    path = os.path.join(folder, name)
+                    try:
+                        with open(path, "rb") as fh:
+                            texts.append((os.path.relpath(path, root), fh.read()))
+                    except OSError:
+                        pass
         out = []
         for where, blob in texts:
             for name, value in wanted.items():

@@ -155,8 +155,10 @@ def test_a_job_that_fails_on_its_own_does_not_hold_the_queue(make_testbed):
 
     tb.wait_synced(others, 20)
     assert tb.problems([broken]) != []
-    with tb.db() as conn:
-        kind, error = conn.execute("SELECT error_kind, last_error FROM retry_schedule WHERE scene_id = ?",
-                                   (broken,)).fetchone()
+    def waiting():  # between its attempts the broken job sits in the retry schedule
+        with tb.db() as conn:
+            return conn.execute("SELECT error_kind, last_error FROM retry_schedule WHERE scene_id = ?",
+                                (broken,)).fetchone()
+    kind, error = wait_until(waiting, 10, "the broken job back in the retry schedule", interval=0.02)
     assert kind == "transient" and "500" in error, error
     assert tb.counts()["dead_letters"] == 0
