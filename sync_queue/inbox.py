@@ -118,7 +118,7 @@ def _write_inbox(conn: sqlite3.Connection, rows: list) -> None:
         raise
 
 
-def enqueue(data_dir: str, scene_ids: "Iterable[int]", reason: str, now: "float | None" = None) -> int:
+def enqueue(data_dir: str, scene_ids: "list[int]", reason: str, now: "float | None" = None) -> int:
     """Durably queue scene ids in one transaction; returns how many ids were given.
 
     Returns only after the commit, so a hook that exits has its job on disk. A corrupt

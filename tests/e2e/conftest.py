@@ -13,17 +13,17 @@ import os
 import re
 import secrets
 import signal
-import socket
 import sqlite3
 import sys
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 import pytest
 
 from testbed.plex import PlexEmulator
 from testbed.runner import PluginRunner, RunResult
 from testbed.stash import StashEmulator
+from tests.support import unused_port, wait_until  # noqa: F401 - re-exported to the tests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLUGIN_ID = "Stash2Plex"
@@ -31,25 +31,6 @@ STASH_PREFIX = "/data/stash"
 PLEX_PREFIX = "/media/plex"
 SECTION = "Scenes"
 TASK_TIMEOUT = 90.0
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Poll until `predicate` is truthy; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (bound, then closed)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def summary_logged(result: RunResult) -> bool:

@@ -16,7 +16,7 @@ import pytest
 from sync_queue import inbox
 from sync_queue.db import open_db
 from testbed.runner import PluginRunner
-from tests.e2e.conftest import ROOT, free_port, summary_logged, wait_for
+from tests.e2e.conftest import ROOT, unused_port, summary_logged, wait_until
 from worker.lock import DrainLock
 
 
@@ -50,7 +50,7 @@ CASES = sorted(_corpus({}).keys())
 @pytest.fixture
 def bare_runner(tmp_path):
     """The plugin with nothing listening behind it: malformed input must never get that far."""
-    conn = {"Scheme": "http", "Host": "127.0.0.1", "Port": free_port(),
+    conn = {"Scheme": "http", "Host": "127.0.0.1", "Port": unused_port(),
             "SessionCookie": {"Name": "session", "Value": secrets.token_hex(16)},
             "Dir": str(tmp_path / "stash-config"), "PluginDir": ROOT}
     return PluginRunner(ROOT, conn)
@@ -110,7 +110,7 @@ def _queue_with_drainer_locked_out(env, scene_ids, titles):
         for sid in scene_ids:
             inbox.beat(beat, os.getpid(), time.time())
             env.stash.update_scene(sid, title=titles[sid])
-        wait_for(lambda: not env.drainer_pids(), 20, "the spare drainers to exit")
+        wait_until(lambda: not env.drainer_pids(), 20, "the spare drainers to exit")
     finally:
         inbox.clear_beat(beat)
         beat.close()
@@ -122,7 +122,7 @@ def _queue_with_drainer_locked_out(env, scene_ids, titles):
 BROKEN_SETTINGS = {
     "missing plex_url": (lambda env: {"plex_url": None}, ["plex_url", "Settings"]),
     "wrong token": (lambda env: {"plex_token": "wrong-" + env.token[::-1]}, ["token", "plex_token", "Settings"]),
-    "unreachable Plex": (lambda env: {"plex_url": f"http://127.0.0.1:{free_port()}"}, ["did not answer", "plex_url"]),
+    "unreachable Plex": (lambda env: {"plex_url": f"http://127.0.0.1:{unused_port()}"}, ["did not answer", "plex_url"]),
     "unknown library": (lambda env: {"plex_library": "Scenes, Nope"}, ["'Nope'", "Scenes", "plex_library"]),
 }
 
@@ -165,7 +165,7 @@ def test_broken_setting_stops_the_background_drainer_and_keeps_jobs(plugin_env):
 
     env.stash.update_scene(scene_ids[0], title="Saved with a bad token")
 
-    wait_for(lambda: "paused" in env.drainer_log(), 30, "the drainer to stop on the bad token")
+    wait_until(lambda: "paused" in env.drainer_log(), 30, "the drainer to stop on the bad token")
     status = env.status()
     assert status["pending"] == 1 and status["deferred"] == 0 and status["dead_letters"] == 0
     assert "token" in status["last_config_error"]["message"]
@@ -183,7 +183,7 @@ def test_hook_for_a_missing_scene_ends_as_a_named_dead_letter(plugin_env):
 
     assert result.error is None and result.output["queued"] is True
     assert result.duration < 5
-    wait_for(lambda: env.rows("SELECT scene_id FROM dead_letters WHERE resolved_at IS NULL"), 30,
+    wait_until(lambda: env.rows("SELECT scene_id FROM dead_letters WHERE resolved_at IS NULL"), 30,
              "the missing scene to reach the dead letters")
     review = env.ok_task("Review Dead Letters")
     (letter,) = review["recent"]

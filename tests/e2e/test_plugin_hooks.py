@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
-from tests.e2e.conftest import lock_intervals, wait_for
+from tests.e2e.conftest import lock_intervals, wait_until
 
 HOOK_SECONDS = 5.0  # generous for a loaded CI machine; bench/ measures the real target
 
@@ -31,15 +31,15 @@ def test_ui_save_reaches_plex_with_no_task_pressed(plugin_env):
     assert result.stdout_is_json and result.output["queued"] is True
     assert result.output["scene_id"] == target
     assert result.stray_stderr == []
-    wait_for(lambda: env.plex_title(target) == "Saved in the Stash UI", 30, "the drainer to update Plex")
+    wait_until(lambda: env.plex_title(target) == "Saved in the Stash UI", 30, "the drainer to update Plex")
     item = env.plex_item(target)
     assert item["summary"] == "New details"
     assert {"title", "summary"} <= set(item["locked"])
     # Only the saved scene was touched.
     for other in (scene_ids[0], scene_ids[2]):
         assert env.plex_title(other) == before[other]
-    wait_for(lambda: "drainer exiting" in env.drainer_log(), 30, "the drainer to go idle and exit")
-    wait_for(lambda: not env.drainer_pids() and not env.lock_busy(), 10, "the drainer process to end")
+    wait_until(lambda: "drainer exiting" in env.drainer_log(), 30, "the drainer to go idle and exit")
+    wait_until(lambda: not env.drainer_pids() and not env.lock_busy(), 10, "the drainer process to end")
 
 
 def test_playback_only_save_queues_nothing(plugin_env):
@@ -79,7 +79,7 @@ def test_scan_created_scene_waits_for_plex_without_a_retry_storm(plugin_env):
     create = env.stash.hook_runs[-1]
     assert create.hook_type == "Scene.Create.Post" and create.input is None
     assert create.result.output["queued"] is True
-    deferred = wait_for(
+    deferred = wait_until(
         lambda: env.rows("SELECT attempts, error_kind, not_before FROM retry_schedule WHERE scene_id = ?",
                          [scene_id]),
         30, "the job to be deferred as not found")
@@ -95,7 +95,7 @@ def test_scan_created_scene_waits_for_plex_without_a_retry_storm(plugin_env):
     for n in range(4):
         env.stash.update_scene(scene_id, title=f"Fresh Scene take {n}")
     assert all(run.result.output["queued"] for run in env.stash.hook_runs[-4:])
-    wait_for(lambda: not env.rows("SELECT scene_id FROM inbox"), 10, "the drainer to absorb the new saves")
+    wait_until(lambda: not env.rows("SELECT scene_id FROM inbox"), 10, "the drainer to absorb the new saves")
     assert time.time() < due, "too slow to test the window before the retry"
     assert env.plex.count() == plex_requests
     assert env.rows("SELECT attempts FROM retry_schedule WHERE scene_id = ?", [scene_id]) == [(1,)]
@@ -103,7 +103,7 @@ def test_scan_created_scene_waits_for_plex_without_a_retry_storm(plugin_env):
 
     env.plex.scan(env.section)
     assert env.plex_title(scene_id) is not None  # imported, still with the agent's title
-    wait_for(lambda: time.time() > due, 30, "the retry to fall due")
+    wait_until(lambda: time.time() > due, 30, "the retry to fall due")
     output = env.ok_task("Process Queue")
     assert output["counts"]["deferred"] == 0 and output["counts"]["pending"] == 0, output
     assert env.plex_title(scene_id) == "Fresh Scene take 3"
@@ -135,8 +135,8 @@ def test_thirty_concurrent_hooks_all_sync_with_one_drainer_at_a_time(plugin_env)
         assert run.result.error is None and run.result.stray_stderr == [], run.result.logs
         assert run.result.output["queued"] is True
 
-    wait_for(lambda: env.titles_in_plex(wanted), 90, "all thirty scenes to reach Plex")
-    wait_for(lambda: not env.lock_busy() and not env.drainer_pids(), 30, "the drainers to exit")
+    wait_until(lambda: env.titles_in_plex(wanted), 90, "all thirty scenes to reach Plex")
+    wait_until(lambda: not env.lock_busy() and not env.drainer_pids(), 30, "the drainers to exit")
     events = lock_intervals(env.drainer_log())
     assert events, "the drainer log records no lock holder"
     holder = None

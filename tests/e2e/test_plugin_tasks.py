@@ -11,7 +11,7 @@ import requests
 from plexapi.server import PlexServer
 
 from testbed.runner import load_manifest
-from tests.e2e.conftest import ROOT, STASH_PREFIX, summary_logged, wait_for
+from tests.e2e.conftest import ROOT, STASH_PREFIX, summary_logged, wait_until
 
 BREAKER_STATES = {"closed", "open", "half_open"}
 
@@ -115,7 +115,7 @@ def test_dead_letter_tasks_review_retry_purge(plugin_env):
     retry = env.task("Retry Dead Letters")
     assert retry.error is None and summary_logged(retry)
     assert retry.output["retried"] == 1
-    wait_for(lambda: env.rows("SELECT count(*) FROM dead_letters WHERE resolved_at IS NULL")[0][0] == 1
+    wait_until(lambda: env.rows("SELECT count(*) FROM dead_letters WHERE resolved_at IS NULL")[0][0] == 1
              and not env.rows("SELECT scene_id FROM inbox"), 30, "the retried scene to fail again")
     assert env.rows("SELECT count(*) FROM dead_letters")[0][0] == 2  # history kept
 
@@ -161,7 +161,7 @@ def test_process_queue_does_not_wait_for_a_drainer_sleeping_until_a_retry(plugin
     env.seed(1)
     scene_id = env.stash.add_scene(title="Not scanned", files=[f"{STASH_PREFIX}/new/Not scanned.mp4"],
                                    scan_hooks=True)
-    wait_for(lambda: env.rows("SELECT 1 FROM retry_schedule WHERE scene_id = ?", [scene_id]), 30,
+    wait_until(lambda: env.rows("SELECT 1 FROM retry_schedule WHERE scene_id = ?", [scene_id]), 30,
              "the job to be deferred")
 
     started = time.monotonic()
@@ -194,18 +194,18 @@ def test_secrets_stay_out_of_outputs_logs_and_files(plugin_env):
     env.configure(debug_logging=True)
     scene_ids = env.seed(3)
     env.stash.update_scene(scene_ids[0], title="Secret test save")
-    wait_for(lambda: env.plex_title(scene_ids[0]) == "Secret test save", 30, "the hook's sync")
+    wait_until(lambda: env.plex_title(scene_ids[0]) == "Secret test save", 30, "the hook's sync")
     for task in ("Queue Status", "Health Check", "Process Queue", "Review Dead Letters"):
         env.ok_task(task)
     # A running drainer keeps the settings it started with: let it finish first.
-    wait_for(lambda: not env.lock_busy() and not env.drainer_pids(), 30, "the first drainer to exit")
+    wait_until(lambda: not env.lock_busy() and not env.drainer_pids(), 30, "the first drainer to exit")
     wrong = "wrong-" + env.token[::-1]
     env.extra_secrets.append(wrong)
     env.configure(plex_token=wrong)
     failed = env.task("Process Queue")
     assert "token" in failed.error
     env.stash.update_scene(scene_ids[1], title="Saved with a wrong token")
-    wait_for(lambda: "paused" in env.drainer_log(), 30, "the drainer to stop on the bad token")
+    wait_until(lambda: "paused" in env.drainer_log(), 30, "the drainer to stop on the bad token")
 
     env.stop_drainers()
     env.assert_no_secrets()
@@ -218,7 +218,7 @@ def test_process_queue_returns_when_plex_goes_down_mid_run(plugin_env):
     scene_ids = env.seed(100)  # two batches of 50: Plex goes down after the first
     env.queue_directly(scene_ids)
     handle = env.runner.start_task("Process Queue")
-    wait_for(lambda: any(p > 0 for p in handle.progress) or not handle.running(), 60, "the first batch",
+    wait_until(lambda: any(p > 0 for p in handle.progress) or not handle.running(), 60, "the first batch",
              interval=0.01)
     env.plex.go_down()
 
@@ -231,4 +231,4 @@ def test_process_queue_returns_when_plex_goes_down_mid_run(plugin_env):
     left = env.rows("SELECT count(*) FROM retry_schedule")[0][0] + env.status()["pending"]
     assert 0 < synced < 100 and synced + left >= 100
     env.plex.come_up()
-    wait_for(lambda: env.in_step(scene_ids), 60, "the background drainer to finish once Plex is back")
+    wait_until(lambda: env.in_step(scene_ids), 60, "the background drainer to finish once Plex is back")

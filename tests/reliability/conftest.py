@@ -34,6 +34,7 @@ from sync_queue.store import QueueStore
 from testbed.plex import PlexEmulator
 from testbed.runner import PluginRunner, RunHandle, RunResult
 from testbed.stash import StashEmulator
+from tests.support import unused_port, wait_until  # noqa: F401 - re-exported to the tests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLUGIN_ID = "Stash2Plex"
@@ -57,27 +58,6 @@ HAS_PROC = os.path.isdir("/proc/self")
 
 needs_kill9 = pytest.mark.skipif(not IS_POSIX or not hasattr(signal, "SIGKILL"),
                                  reason="kill -9 needs POSIX signals")
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
-
-
-def unused_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- processes --------------------------------------------------------------------
