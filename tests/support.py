@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from typing import Any, Callable
@@ -24,3 +25,12 @@ def unused_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def read_drainer_log(data_dir: str) -> str:
+    """The detached drainer's log (plugin/logsetup.py DRAINER_LOG), or '' before it wrote one."""
+    path = os.path.join(data_dir, "logs", "drainer.log")
+    if not os.path.exists(path):
+        return ""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return fh.read()

@@ -23,7 +23,7 @@ import pytest
 from testbed.plex import PlexEmulator
 from testbed.runner import PluginRunner, RunResult
 from testbed.stash import StashEmulator
-from tests.support import unused_port, wait_until  # noqa: F401 - re-exported to the tests
+from tests.support import read_drainer_log, unused_port, wait_until  # noqa: F401 - re-exported to the tests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLUGIN_ID = "Stash2Plex"
@@ -125,11 +125,7 @@ class PluginEnv:
             conn.close()
 
     def drainer_log(self) -> str:
-        path = os.path.join(self.data_dir, "logs", "drainer.log")
-        if not os.path.exists(path):
-            return ""
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
+        return read_drainer_log(self.data_dir)
 
     # -- running the plugin --------------------------------------------------------
     def task(self, name: str, args: Optional[Dict[str, Any]] = None, timeout: float = TASK_TIMEOUT) -> RunResult:

@@ -34,7 +34,7 @@ from sync_queue.store import QueueStore
 from testbed.plex import PlexEmulator
 from testbed.runner import PluginRunner, RunHandle, RunResult
 from testbed.stash import StashEmulator
-from tests.support import unused_port, wait_until  # noqa: F401 - re-exported to the tests
+from tests.support import read_drainer_log, unused_port, wait_until  # noqa: F401 - re-exported to the tests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLUGIN_ID = "Stash2Plex"
@@ -280,11 +280,7 @@ class Testbed:
         return pids
 
     def drainer_log(self) -> str:
-        path = os.path.join(self.data_dir, "logs", "drainer.log")
-        if not os.path.exists(path):
-            return ""
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
+        return read_drainer_log(self.data_dir)
 
     def drain_summaries(self) -> List[Dict[str, Any]]:
         """The worker summaries the background drainers logged ("drain finished: {...}")."""
