@@ -22,7 +22,21 @@ from testbed.stash import StashEmulator
 PLACES = ("process", "thread")
 
 
-class StashHost:
+
+class _Host:
+    """What both emulator hosts share: their process's CPU time, and stopping."""
+
+    emu: Any
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the hosting process (the engine's too when hosted in-process)."""
+        return time.process_time()
+
+    def stop(self) -> None:
+        self.emu.stop()
+
+
+class StashHost(_Host):
     """The Stash emulator behind the few calls the benchmark needs (picklable results)."""
 
     def __init__(self) -> None:
@@ -52,15 +66,9 @@ class StashHost:
     def clear_requests(self) -> None:
         self.emu.clear_requests()
 
-    def cpu_seconds(self) -> float:
-        """CPU time of the hosting process (the engine's too when hosted in-process)."""
-        return time.process_time()
-
-    def stop(self) -> None:
-        self.emu.stop()
 
 
-class PlexHost:
+class PlexHost(_Host):
     """The Plex emulator behind the few calls the benchmark needs (picklable results)."""
 
     def __init__(self, token: str) -> None:
@@ -86,12 +94,6 @@ class PlexHost:
     def reset_log(self) -> None:
         self.emu.reset_log()
 
-    def cpu_seconds(self) -> float:
-        """CPU time of the hosting process (the engine's too when hosted in-process)."""
-        return time.process_time()
-
-    def stop(self) -> None:
-        self.emu.stop()
 
 
 class _Manager(BaseManager):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from validation.settings import Settings
+from validation.errors import ErrorKind
 
 
 class FakeClock:
@@ -26,3 +27,13 @@ class FakeClock:
 def settings(**overrides) -> Settings:
     """The real settings model with its real defaults, plus test overrides."""
     return Settings(**overrides)
+
+
+# Short names for the error kinds, so policy and classification tables stay readable.
+T, N, C, P, U = (
+    ErrorKind.TRANSIENT,
+    ErrorKind.NOT_FOUND,
+    ErrorKind.CONFIG,
+    ErrorKind.PERMANENT,
+    ErrorKind.UNEXPECTED,
+)

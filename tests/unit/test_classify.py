@@ -9,22 +9,15 @@ from plexapi.exceptions import BadRequest, NotFound, TwoFactorRequired, Unauthor
 from validation.errors import (
     AmbiguousMatch,
     ConfigError,
-    ErrorKind,
     InvalidMetadata,
     NotFoundYet,
     PermanentError,
     SyncError,
     TransientError,
 )
+from tests.unit.queue_support import C, N, P, T, U
 from worker.classify import classify, describe, server_unavailable
 
-T, N, C, P, U = (
-    ErrorKind.TRANSIENT,
-    ErrorKind.NOT_FOUND,
-    ErrorKind.CONFIG,
-    ErrorKind.PERMANENT,
-    ErrorKind.UNEXPECTED,
-)
 URL = "http://127.0.0.1:32400/library/metadata/7"
 
 

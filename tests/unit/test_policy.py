@@ -2,20 +2,12 @@ import random
 
 import pytest
 
-from tests.unit.queue_support import settings
-from validation.errors import ErrorKind
+from tests.unit.queue_support import C, N, P, T, U, settings
 from worker.policy import DeadLetter, Pause, Retry, decide
 
 NOW = 1_000.0
 S = settings()  # max_retries 5, retry 5..80 s, not found 30..600 s over 12 attempts
 
-T, N, C, P, U = (
-    ErrorKind.TRANSIENT,
-    ErrorKind.NOT_FOUND,
-    ErrorKind.CONFIG,
-    ErrorKind.PERMANENT,
-    ErrorKind.UNEXPECTED,
-)
 
 # (attempts so far, kind) -> (decision type, attempts after, lowest delay, highest delay)
 TABLE = [
