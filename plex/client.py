@@ -106,6 +106,14 @@ def connect(settings, conn: sqlite3.Connection, session: Optional[requests.Sessi
                           f"not Plex XML): check plex_url on {SETTINGS_PAGE}.") from None
 
 
+# Settings that decide which server is reached and how: a change means a new connection.
+CONNECTION_SETTINGS = ("plex_url", "plex_token", "plex_timeout", "plex_library")
+
+
+def connection_changed(old, new) -> bool:
+    return any(getattr(old, name) != getattr(new, name) for name in CONNECTION_SETTINGS)
+
+
 def resolve_sections(server: PlexServer, settings) -> List:
     """The movie libraries to sync: those named in plex_library, or every movie library."""
     sections = server.library.sections()

@@ -43,11 +43,19 @@ def main(argv: "list[str]", script: str) -> int:
 
         launch = {"script": script, "data_dir": data_dir, "server_connection": request.server_connection}
         try:
-            answer(reply(hook.handle(request.hook, data_dir, launch)))
-        except (OSError, sqlite3.Error) as exc:
+            result = hook.handle(request.hook, data_dir, launch)
+        except hook.HookFailed as exc:
+            message = str(exc)
+        except (OSError, sqlite3.Error) as exc:  # the data folder itself is unusable
             message = f"could not queue scene {request.hook.scene_id} in {data_dir}: {exc}"
-            stashlog.emit("error", f"Stash2Plex: {message}")
-            answer(reply(error=message))
+        else:
+            if result.get("spooled"):
+                stashlog.emit("warning", f"Stash2Plex: scene {request.hook.scene_id} kept in the spool "
+                                         f"({result['spooled']}); it reaches Plex once the queue file is usable")
+            answer(reply(result))
+            return 0
+        stashlog.emit("error", f"Stash2Plex: {message}")
+        answer(reply(error=message))
         return 0
     answer(stashlog.redact(run_task_process(request, data_dir, script)))
     return 0
@@ -93,6 +101,13 @@ def run_task_process(request, data_dir: str, script: str) -> str:
         log.error("%s", exc)
         return reply(error=str(exc))
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
+        from sync_queue.storage import plain_words
+
+        words = plain_words(exc, data_dir)
+        if words is not None:  # locked, full, read-only, damaged: plain words, not a class name
+            message = f"{words}; every queued job is kept. Run the task again once that is fixed."
+            log.error("%s", message)
+            return reply(error=message)
         log.error("unexpected error in task %s: %s: %s", request.mode, type(exc).__name__, exc)
         log.debug("details", exc_info=True)
         return reply(error=f"unexpected error: {type(exc).__name__}: {exc}")

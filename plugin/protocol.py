@@ -63,6 +63,43 @@ def _scene_id(value: object) -> int:
     return scene_id
 
 
+# server_connection field -> the JSON types Stash sends for it (null is always allowed).
+_CONNECTION_TYPES = {
+    "Scheme": (str,),
+    "Host": (str,),
+    "Port": (int, str),
+    "Dir": (str,),
+    "PluginDir": (str,),
+    "SessionCookie": (dict,),
+}
+
+
+def _check_connection(conn: dict) -> None:
+    """Every field the plugin reads has the type Stash gives it, or is absent.
+
+    Read later by code that trusts them (paths, the cookie), a wrong type would be a
+    traceback in this process and in every drainer started from it.
+    """
+    for name, types in _CONNECTION_TYPES.items():
+        value = conn.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, types):
+            shown = type(value).__name__
+            raise ProtocolError(f"server_connection.{name} must be a {types[0].__name__}, got a {shown}")
+    port = conn.get("Port")
+    if isinstance(port, str) and not (port.strip().isascii() and port.strip().isdigit()):
+        raise ProtocolError(f"server_connection.Port must be a port number, got {port[:20]!r}")
+    cookie = conn.get("SessionCookie")
+    if isinstance(cookie, dict):
+        for key in ("Name", "Value"):
+            if cookie.get(key) is not None and not isinstance(cookie.get(key), str):
+                raise ProtocolError(f"server_connection.SessionCookie.{key} must be a string")
+    for name in ("Dir", "PluginDir"):
+        if "\x00" in (conn.get(name) or ""):
+            raise ProtocolError(f"server_connection.{name} contains a NUL character")
+
+
 def parse_input(raw: str) -> PluginInput:
     """Validate Stash's stdin document; raise ProtocolError with a one-line reason."""
     if len(raw) > MAX_STDIN_BYTES:
@@ -73,11 +110,14 @@ def parse_input(raw: str) -> PluginInput:
         doc = json.loads(raw)
     except ValueError as exc:
         raise ProtocolError(f"stdin is not JSON ({exc.msg} at position {exc.pos})") from None
+    except RecursionError:
+        raise ProtocolError("stdin JSON is nested too deeply to be Stash's plugin input") from None
     if not isinstance(doc, dict):
         raise ProtocolError("stdin JSON must be an object with server_connection and args")
     conn = doc.get("server_connection")
     if not isinstance(conn, dict):
         raise ProtocolError("stdin JSON has no server_connection object")
+    _check_connection(conn)
     args = doc.get("args")
     if args is None:
         args = {}

@@ -24,7 +24,7 @@ from requests.adapters import HTTPAdapter
 from stashapi.classes import GQLWrapper
 from stashapi.stashapp import StashInterface
 
-from validation.errors import ConfigError, TransientError
+from validation.errors import ConfigError, StashUnavailable
 
 log = logging.getLogger("stash2plex.stash")
 
@@ -136,7 +136,7 @@ class StashReader:
         try:
             iface = _Interface(args, force_api_key=True)
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise TransientError(f"cannot reach Stash at {where} ({type(exc).__name__})") from exc
+            raise StashUnavailable(f"cannot reach Stash at {where} ({type(exc).__name__})") from exc
         except Exception as exc:
             raise _from_stashapi(exc, None, where) from None
         return cls(iface, scheme, host, port)
@@ -230,7 +230,7 @@ class StashReader:
         try:
             resp = self.iface.s.get(target, timeout=TIMEOUT, allow_redirects=False)
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise TransientError(f"cannot fetch {where} from Stash ({type(exc).__name__})") from exc
+            raise StashUnavailable(f"cannot fetch {where} from Stash ({type(exc).__name__})") from exc
         if resp.status_code == 404:
             return None
         if resp.status_code in (401, 403) or 300 <= resp.status_code < 400:
@@ -238,7 +238,7 @@ class StashReader:
                               f"({resp.status_code}): the plugin's session or API key was rejected; "
                               "re-run the task from Stash so it hands over a fresh session.")
         if resp.status_code == 429 or resp.status_code >= 500:
-            raise TransientError(f"Stash answered {resp.status_code} for {where}")
+            raise StashUnavailable(f"Stash answered {resp.status_code} for {where}")
         if resp.status_code != 200:
             raise ConfigError(f"Stash answered {resp.status_code} for {where}")
         return resp.content
@@ -252,7 +252,7 @@ class StashReader:
         try:
             return self.iface.call_GQL(query, variables)
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise TransientError(f"cannot reach Stash at {self.base} ({type(exc).__name__})") from exc
+            raise StashUnavailable(f"cannot reach Stash at {self.base} ({type(exc).__name__})") from exc
         except Exception as exc:
             raise _from_stashapi(exc, self._last, self.base) from None
 
@@ -287,13 +287,13 @@ def _from_stashapi(exc: Exception, response: Optional[requests.Response], where:
             "run the plugin from Stash (it passes a fresh session) or check Stash's API key settings."
         )
     if status == 429 or (status or 0) >= 500:
-        return TransientError(f"Stash at {where} answered {status}; will retry")
+        return StashUnavailable(f"Stash at {where} answered {status}; will retry")
     if status is not None and status != 200:
         return ConfigError(f"Stash at {where} answered {status}: check that this is Stash's address")
     errors = _graphql_errors(response)
     messages = "; ".join(str(e.get("message", ""))[:200] for e in errors) or str(exc)[:200]
     if "database is locked" in messages.lower():
-        return TransientError(f"Stash's database is busy ({messages}); will retry")
+        return StashUnavailable(f"Stash's database is busy ({messages}); will retry")
     codes = {str((e.get("extensions") or {}).get("code", "")) for e in errors}
     if "GRAPHQL_VALIDATION_FAILED" in codes:
         return ConfigError(f"Stash rejected Stash2Plex's query ({messages}); this Stash version may "

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, List, Optional, Tuple
 
-from sync_queue import inbox
+from sync_queue import inbox, spool
 from validation.errors import TransientError
 
 log = logging.getLogger(__name__)
@@ -191,10 +192,32 @@ def _open_checked(data_dir: str, check: bool) -> sqlite3.Connection:
         if check:
             _check(conn)
         migrate(conn)
+        spool.reserve_missed_marker(data_dir)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def open_read_only(data_dir: str) -> sqlite3.Connection:
+    """The queue file for reading alone, when its folder cannot be written.
+
+    `mode=ro` reads a live WAL when SQLite can; `immutable=1` needs no lock or shared
+    memory at all (a folder nobody can write has no live writer, so nothing is missed).
+    """
+    path = inbox.db_path(data_dir)
+    if not os.path.exists(path):
+        raise sqlite3.OperationalError("unable to open database file")
+    last: Optional[sqlite3.Error] = None
+    for flags in ("mode=ro", "immutable=1"):
+        try:
+            conn = sqlite3.connect(f"file:{path}?{flags}", uri=True, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("SELECT count(*) FROM meta").fetchone()
+            return conn
+        except sqlite3.Error as exc:
+            last = exc
+    raise last  # type: ignore[misc]
 
 
 def open_db(data_dir: str, check: bool = True, now: Optional[float] = None) -> sqlite3.Connection:

@@ -4,8 +4,11 @@ Stash waits for every hook process before its save, scan or identify goes on, so
 module imports only the standard library and does one short write transaction. The DDL
 of the tables a hook may have to create lives here, once; sync_queue/db.py reuses it.
 
-The drainer's exit protocol (see `clear_beat`) closes the race between a hook that sees a
-fresh heartbeat and a drainer that is just going idle.
+Whether a drainer is alive is decided by the drain lock (`drainer_running`), which the
+OS releases the moment its holder dies; the heartbeat is only a figure for Queue
+Status. The drainer's exit protocol (release the lock, THEN look at the queue once
+more) closes the race between a hook that finds the lock held and a drainer that is
+just going idle.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ import time
 # No `typing` import: annotations are postponed strings, and typing costs the hook ~5 ms.
 
 DB_FILE_NAME = "stash2plex.sqlite3"
+LOCK_FILE_NAME = "drainer.lock"  # taken by worker/lock.py through filelock, probed here without it
 BUSY_TIMEOUT_SECONDS = 10.0
+# Stash waits for the hook: past this, the hook keeps the scene in the spool instead.
+HOOK_BUSY_TIMEOUT_SECONDS = 0.5
 
 INBOX_DDL: "tuple[str, ...]" = (
     "CREATE TABLE IF NOT EXISTS inbox ("
@@ -55,7 +61,8 @@ def db_path(data_dir: str) -> str:
     return os.path.join(data_dir, DB_FILE_NAME)
 
 
-def connect(data_dir: str, synchronous: str = "FULL") -> sqlite3.Connection:
+def connect(data_dir: str, synchronous: str = "FULL",
+            busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> sqlite3.Connection:
     """Open the queue file in autocommit mode (transactions are explicit), WAL, with a busy timeout.
 
     FULL makes a hook's commit survive a power cut, not just a killed process.
@@ -63,14 +70,14 @@ def connect(data_dir: str, synchronous: str = "FULL") -> sqlite3.Connection:
     os.makedirs(data_dir, exist_ok=True)
     conn = sqlite3.connect(
         db_path(data_dir),
-        timeout=BUSY_TIMEOUT_SECONDS,
+        timeout=busy_timeout,
         isolation_level=None,
         check_same_thread=False,
     )
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous}")
-        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
     except sqlite3.DatabaseError:
         conn.close()
         raise
@@ -118,7 +125,8 @@ def _write_inbox(conn: sqlite3.Connection, rows: list) -> None:
         raise
 
 
-def enqueue(data_dir: str, scene_ids: "list[int]", reason: str, now: "float | None" = None) -> int:
+def enqueue(data_dir: str, scene_ids: "list[int]", reason: str, now: "float | None" = None,
+            busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> int:
     """Durably queue scene ids in one transaction; returns how many ids were given.
 
     Returns only after the commit, so a hook that exits has its job on disk. A corrupt
@@ -130,7 +138,7 @@ def enqueue(data_dir: str, scene_ids: "list[int]", reason: str, now: "float | No
     if not rows:
         return 0
     try:
-        conn = connect(data_dir)
+        conn = connect(data_dir, busy_timeout=busy_timeout)
         try:
             _write_inbox(conn, rows)
         finally:
@@ -139,13 +147,47 @@ def enqueue(data_dir: str, scene_ids: "list[int]", reason: str, now: "float | No
         if not is_corruption(exc):
             raise
         moved_to = move_aside(data_dir, when)
-        conn = connect(data_dir)
+        conn = connect(data_dir, busy_timeout=busy_timeout)
         try:
             _write_inbox(conn, rows)
             record_corruption(conn, moved_to, str(exc), when)
         finally:
             conn.close()
     return len(rows)
+
+
+def drainer_running(data_dir: str) -> bool:
+    """Does some process hold the drain lock? One non-blocking try, released at once.
+
+    The same kernel lock filelock takes (flock on POSIX, msvcrt.locking on Windows), so
+    a drainer killed with kill -9 counts as gone the moment it dies. When the answer is
+    unclear, False: starting a spare drainer is harmless (it finds the lock and exits).
+    """
+    path = os.path.join(data_dir, LOCK_FILE_NAME)
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False  # never taken yet, or unreadable
+    try:
+        if os.name == "nt":
+            import msvcrt  # Windows only, imported only there
+
+            try:
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            except OSError:
+                return True
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl  # POSIX only, imported only there
+
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def heartbeat_is_fresh(data_dir: str, now: "float | None" = None, max_age: float = 2.0) -> bool:
@@ -182,12 +224,7 @@ def beat(conn: sqlite3.Connection, pid: int, now: float) -> None:
 
 
 def clear_beat(conn: sqlite3.Connection) -> None:
-    """The drainer is about to exit.
-
-    Exit protocol: clear the beat, THEN look at the queue once more, and carry on if
-    anything arrived. A hook commits its row before it reads the beat, so a hook that
-    saw the beat committed before the clear and that last look finds its row.
-    """
+    """The drainer is about to exit: Queue Status stops showing a heartbeat."""
     conn.execute("DELETE FROM drainer WHERE id = 1")
     if conn.in_transaction:
         conn.commit()

@@ -27,7 +27,7 @@ import persistqueue.serializers.json as json_serializer
 from persistqueue import SQLiteAckQueue
 from persistqueue.exceptions import Empty
 
-from sync_queue import db
+from sync_queue import db, spool
 from validation.errors import ErrorKind
 
 log = logging.getLogger(__name__)
@@ -160,11 +160,16 @@ class QueueStore:
         """
         now = self._clock() if now is None else now
         with self._lock:
+            self.merge_spool(now)
             moved = self._promote_inbox(now) + self._promote_due(now)
             if self._acked_since_clear:
                 self._queue().clear_acked_data(max_delete=None, keep_latest=0)
                 self._acked_since_clear = 0
             return moved
+
+    def merge_spool(self, now: Optional[float] = None) -> int:
+        """Move scene ids that hooks spooled (the file was busy or full) into the inbox."""
+        return spool.merge(self.conn, self.data_dir, db.inbox.UPSERT_INBOX_SQL, now)
 
     def _promote_inbox(self, now: float) -> int:
         rows = self.conn.execute(INBOX_BATCH_SQL, (self._promote_limit,)).fetchall()

@@ -23,6 +23,10 @@ FOREGROUND_RETRY_HORIZON = 2.0  # retries due this soon are part of this run; la
 # A task waits this long on an empty queue before it returns (a longer grace only delayed
 # every Process Queue); saves arriving later get their own drainer (see the counts read below).
 FOREGROUND_IDLE_GRACE = 0.2
+# A background drainer that reports a pause or an open circuit gets this long to resume
+# (it re-reads the settings every few seconds) before the task returns and says why.
+WAITING_GRACE_SECONDS = 8.0
+STALL_SECONDS = 120.0
 
 
 def check_plex(ctx: TaskContext) -> None:
@@ -64,27 +68,47 @@ class ProgressBar:
         self._report(value)
 
 
-def wait_for_background_drainer(ctx: TaskContext, lock, bar: ProgressBar, deadline: float) -> bool:
-    """Show another process's drain as progress; True once we hold the lock.
+def _waiting_on(ctx: TaskContext) -> str:
+    """Why the background drainer is not draining now, or '' while it is."""
+    app = ctx.app
+    paused = app.store.last_config_error()
+    if paused:
+        return f"paused by a settings problem: {paused.get('message')}"
+    if app.breaker().state() != "closed":
+        return "Plex is not answering; the background drainer probes it and syncs when it is back"
+    return ""
 
-    False when the holder has nothing to do now (it sleeps until a retry is due, up to
-    15 minutes: not worth keeping a task open for) or at the deadline.
+
+def wait_for_background_drainer(ctx: TaskContext, lock, bar: ProgressBar, deadline: float) -> "tuple[bool, str]":
+    """Show another process's drain as progress; (True, '') once we hold the lock.
+
+    Otherwise (False, why): the holder has nothing to do now (it sleeps until a retry is
+    due), it is waiting for Plex or for a settings fix (nothing this task could do), the
+    queue did not move for STALL_SECONDS, or the deadline passed. Never silently long.
     """
     store = ctx.app.store
     start = work_left(store.counts(time.time())) or 1
     announced = False
+    last_left, moved_at = None, time.monotonic()
     while time.time() < deadline:
         if lock.try_acquire():
-            return True
+            return True, ""
         left = work_left(store.counts(time.time()))
         if left == 0:
-            return False
+            return False, ""
+        if left != last_left:
+            last_left, moved_at = left, time.monotonic()
+        why = _waiting_on(ctx)
+        if why and time.monotonic() - moved_at > WAITING_GRACE_SECONDS:
+            return False, why
+        if time.monotonic() - moved_at > STALL_SECONDS:
+            return False, f"the background drainer has not finished a job for {STALL_SECONDS:.0f} s"
         if not announced:
             log.info("A background drainer is syncing; showing its progress.")
             announced = True
         bar(min(0.99, 1.0 - left / max(start, left)))
         time.sleep(0.5)
-    return False
+    return False, "this task waited as long as it may"
 
 
 def _plex_went_away(worker) -> bool:
@@ -99,11 +123,13 @@ def _plex_went_away(worker) -> bool:
     return bool(summary["errors_by_kind"].get("transient")) and summary["released"] > 0
 
 
-def _left_to_background(counts: Dict[str, Any]) -> Dict[str, Any]:
+def _left_to_background(counts: Dict[str, Any], why: str = "") -> Dict[str, Any]:
     """The reply when the background drainer holds the lock and nothing is left for us."""
     left = work_left(counts)
     if left:
         summary = f"a background drainer is still busy with {left} jobs; the queue is in its hands"
+        if why:
+            summary += f" ({why})"
     else:
         summary = "nothing queued now"
     deferred = int(counts.get("deferred", 0))
@@ -117,12 +143,14 @@ def drain_foreground(ctx: TaskContext, progress_from: float = 0.0) -> Dict[str, 
     """Drain now; the bar moves from `progress_from` (what the task already showed) to 1.0."""
     check_plex(ctx)
     app = ctx.app
+    app.store.merge_spool()  # edits hooks could not queue: a locked file says so here, in plain words
     lock = app.lock()
     bar = ProgressBar(ctx.progress, start=progress_from)
     bar(0.0)
-    if not wait_for_background_drainer(ctx, lock, bar, time.time() + WAIT_FOR_DRAINER_SECONDS):
+    got_lock, why = wait_for_background_drainer(ctx, lock, bar, time.time() + WAIT_FOR_DRAINER_SECONDS)
+    if not got_lock:
         bar(1.0)
-        return _left_to_background(app.store.counts(time.time()))
+        return _left_to_background(app.store.counts(time.time()), why)
     try:
         store = app.store
         store.resume_unacked()

@@ -6,10 +6,11 @@ when both are down.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from typing import Any, Dict
 
-from sync_queue import db, inbox
+from sync_queue import db, inbox, spool
 from tasks.context import TaskContext, iso_time
 
 
@@ -17,9 +18,12 @@ def run(ctx: TaskContext) -> Dict[str, Any]:
     app = ctx.app
     now = time.time()
     counts = app.store.counts(now)
-    breaker = app.breaker().snapshot()
+    try:
+        breaker = app.breaker().snapshot()
+    except sqlite3.Error:  # a read-only folder: the breaker row cannot be created
+        breaker = {"state": "unknown"}
     index = app.index.stats()
-    drainer_alive = inbox.heartbeat_is_fresh(app.data_dir, now=now) or app.lock().is_held_elsewhere()
+    drainer_alive = inbox.drainer_running(app.data_dir)
     result: Dict[str, Any] = {
         "pending": int(counts.get("pending", 0)),
         "in_flight": int(counts.get("in_flight", 0)),
@@ -42,6 +46,16 @@ def run(ctx: TaskContext) -> Dict[str, Any]:
         + f", dead letters {result['dead_letters']}, breaker {breaker.get('state', '?')}, "
         f"drainer {'running' if drainer_alive else 'idle'}, index {index.get('size', 0)} files"
     )
+    missed = spool.first_missed(app.data_dir)
+    result["missed_since"] = iso_time(missed)
+    if missed:
+        result["summary"] += (f"; edits made since {result['missed_since']} could not be queued (disk full): "
+                              f"the drainer catches up once it runs, or run Sync Recent Scenes")
+    if spool.has_spooled(app.data_dir):
+        result["summary"] += "; some edits wait in the spool until the queue file takes writes again"
+    if app.storage_problem:
+        result["storage_problem"] = app.storage_problem
+        result["summary"] += f"; {app.storage_problem}"
     if result["last_config_error"]:
         result["summary"] += f"; paused by a settings problem: {result['last_config_error'].get('message')}"
     return result

@@ -21,6 +21,7 @@ class ErrorKind(str, Enum):
     CONFIG = "config"  # bad token, unknown library, bad URL: stop draining, keep every job
     PERMANENT = "permanent"  # scene deleted, data Plex rejects: dead letter at once
     UNEXPECTED = "unexpected"  # a bug or an unknown failure: retry a few times, then dead letter
+    STASH = "stash"  # Stash could not serve a read (a screenshot answering 500): back off, never the Plex breaker
 
 
 class SyncError(Exception):
@@ -40,6 +41,12 @@ class TransientError(SyncError):
     """Worth retrying soon: the server may answer next time."""
 
     kind = ErrorKind.TRANSIENT
+
+
+class StashUnavailable(SyncError):
+    """Stash failed to serve what a sync needs; says nothing about Plex (promise 7)."""
+
+    kind = ErrorKind.STASH
 
 
 class NotFoundYet(SyncError):

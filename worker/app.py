@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import sqlite3
 import time
 from typing import Any, Callable, Dict, List, Optional
 
@@ -17,7 +18,8 @@ from plex import client as plex_client
 from plex.index import PathIndex
 from plex.pathmap import parse_path_map
 from stash.client import StashReader
-from sync_queue.db import open_db
+from sync_queue import storage
+from sync_queue.db import open_db, open_read_only
 from sync_queue.dead_letters import DeadLetters
 from sync_queue.store import QueueStore
 from sync_queue.sync_state import SyncState
@@ -50,13 +52,23 @@ class App:
         self._stash: Optional[StashReader] = None
         self._plex = None
         self._sections = None
+        self.storage_problem: Optional[str] = None  # set when the data folder is read-only
         os.makedirs(data_dir, exist_ok=True)
 
     # -- storage (no network) -------------------------------------------------
     @property
     def conn(self):
         if self._conn is None:
-            self._conn = open_db(self.data_dir)
+            try:
+                self._conn = open_db(self.data_dir)
+            except (sqlite3.Error, OSError) as exc:
+                problem = storage.plain_words(exc, self.data_dir)
+                if storage.kind_of(exc, self.data_dir) != "read_only":
+                    raise
+                # Queue Status still reports what it can read; a write says the same words.
+                self._conn = open_read_only(self.data_dir)
+                self.storage_problem = problem
+                log.warning("%s", problem)
         return self._conn
 
     @property
@@ -92,17 +104,37 @@ class App:
     def settings(self) -> Settings:
         """Settings as saved in Stash; bad optional values fall back with a warning."""
         if self._settings is None:
-            raw = self.stash.plugin_settings(PLUGIN_ID)
-            settings, warnings = load_settings(raw)
-            try:
-                parse_path_map(settings.path_map)
-            except ValueError as exc:
-                raise ConfigError(f"Setting path_map is invalid: {exc}. Fix it on {SETTINGS_PAGE}.") from None
-            for warning in warnings:
-                log.warning(warning)
-            self.settings_warnings = warnings
-            self._settings = settings
+            self._settings = self._read_settings()
         return self._settings
+
+    def _read_settings(self) -> Settings:
+        raw = self.stash.plugin_settings(PLUGIN_ID)
+        settings, warnings = load_settings(raw)
+        try:
+            parse_path_map(settings.path_map)
+        except ValueError as exc:
+            raise ConfigError(f"Setting path_map is invalid: {exc}. Fix it on {SETTINGS_PAGE}.") from None
+        for warning in warnings:
+            log.warning(warning)
+        self.settings_warnings = warnings
+        return settings
+
+    def reread_settings(self) -> Optional[Settings]:
+        """Ask Stash for the settings again; the new ones when they changed, else None.
+
+        A long-running drainer calls this every few seconds (one small query), so a fix
+        saved on the settings page reaches queued work without a button. A change to
+        how Plex is reached drops the connection, so the next request uses it.
+        """
+        fresh = self._read_settings()
+        old = self._settings
+        if old is not None and fresh.fingerprint() == old.fingerprint():
+            return None
+        self._settings = fresh
+        if old is None or plex_client.connection_changed(old, fresh):
+            self._plex = None
+            self._sections = None
+        return fresh
 
     def settings_or_defaults(self) -> Settings:
         """For paths that must work while Stash is unreachable (status, breaker reads)."""
@@ -132,8 +164,18 @@ class App:
     def syncer(self) -> SceneSyncer:
         return SceneSyncer(self.settings, self.stash, self.plex, self.conn, clock=self.clock)
 
+    def _refresh_for_worker(self):
+        fresh = self.reread_settings()
+        return None if fresh is None else (fresh, self.syncer().sync_batch)
+
+    def _settings_changed(self, old: Settings, new: Settings) -> None:
+        if plex_client.connection_changed(old, new):
+            # A fixed URL or token is tried at once, not after the open circuit's wait.
+            self.breaker(new).reset()
+
     def make_worker(
-        self, idle_grace: Optional[float], retry_horizon: Optional[float] = None, on_progress=None, on_beat=None
+        self, idle_grace: Optional[float], retry_horizon: Optional[float] = None, on_progress=None, on_beat=None,
+        live_settings: bool = False, should_stop=None,
     ) -> SyncWorker:
         settings = self.settings
         return SyncWorker(
@@ -149,6 +191,9 @@ class App:
             on_progress=on_progress,
             on_beat=on_beat,
             settings_hash=settings.fingerprint(),
+            refresh=self._refresh_for_worker if live_settings else None,
+            on_settings_changed=self._settings_changed,
+            should_stop=should_stop,
         )
 
     def close(self) -> None:

@@ -82,6 +82,9 @@ class CircuitBreaker:
         row = self._row()
         if row["state"] == CLOSED and not row["failures"]:
             return  # the common case costs one read
+        self._close(now)
+
+    def _close(self, now: float) -> None:
         with db.transaction(self.conn):
             self.conn.execute(
                 "UPDATE breaker SET state = ?, failures = 0, opened_at = NULL, probe_at = NULL, "
@@ -90,8 +93,21 @@ class CircuitBreaker:
             )
             self.conn.execute("UPDATE outages SET ended_at = ? WHERE ended_at IS NULL", (now,))
 
-    def failure(self, kind: ErrorKind, message: str, now: Optional[float] = None) -> bool:
-        """Count a failure (only TRANSIENT ones count); returns True when the circuit is now open."""
+    def reset(self, now: Optional[float] = None) -> None:
+        """The way Plex is reached changed (a new URL or token): forget the old failures.
+
+        The circuit closes and the next job goes out at once; if the new address fails
+        too, the failures count afresh and the circuit opens again.
+        """
+        self.holds_probe = False
+        self._close(self._now(now))
+
+    def failure(self, kind: ErrorKind, message: str, now: Optional[float] = None, force: bool = False) -> bool:
+        """Count a failure (only TRANSIENT ones count); returns True when the circuit is now open.
+
+        `force` opens a closed circuit whatever the count: the failing job would otherwise
+        be dead-lettered for an outage that is not its fault.
+        """
         now = self._now(now)
         if kind is not ErrorKind.TRANSIENT:
             return self._row()["state"] != CLOSED
@@ -99,7 +115,7 @@ class CircuitBreaker:
             row = self._row()
             if row["state"] == CLOSED:
                 failures = row["failures"] + 1
-                if failures < self.settings.breaker_threshold:
+                if failures < self.settings.breaker_threshold and not force:
                     self.conn.execute(
                         "UPDATE breaker SET failures = ?, last_error = ? WHERE id = 1", (failures, message)
                     )

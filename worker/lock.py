@@ -12,7 +12,7 @@ import os
 
 from filelock import FileLock, Timeout
 
-LOCK_FILE_NAME = "drainer.lock"
+from sync_queue.inbox import LOCK_FILE_NAME
 
 
 class DrainLockBusy(RuntimeError):

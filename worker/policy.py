@@ -55,7 +55,7 @@ def decide(
             return DeadLetter(kind, f"not found in Plex after {attempts} attempts: {message}", attempts)
         delay = half_jitter(attempts - 1, settings.not_found_base_seconds, settings.not_found_cap_seconds, rng)
         return Retry(now + delay, attempts)
-    # TRANSIENT and UNEXPECTED: the same budget; only TRANSIENT feeds the breaker.
+    # TRANSIENT, STASH and UNEXPECTED: the same budget; only TRANSIENT feeds the breaker.
     if attempts > settings.max_retries:
         return DeadLetter(kind, f"retries exhausted after {attempts} attempts: {message}", attempts)
     delay = full_jitter(attempts - 1, settings.retry_base_seconds, settings.retry_cap_seconds, rng)

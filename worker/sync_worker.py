@@ -13,24 +13,36 @@ import random
 import threading
 import time
 from collections import Counter
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from sync_queue.store import Job, QueueStore
 from validation.errors import ErrorKind, SyncError
 from worker.breaker import CircuitBreaker
-from worker.classify import classify, describe
+from worker.classify import classify, describe, server_unavailable
+from worker.quick_retry import is_dropped_connection
 from worker.policy import DeadLetter, Retry, decide, probe_retry_at
 
 log = logging.getLogger(__name__)
 
 SyncBatch = Callable[[List[int]], Mapping[int, object]]
 StateLookup = Callable[[List[int]], Mapping[int, Any]]
+# Returns (settings, sync_batch) when the saved settings changed, None when they did not.
+Refresh = Callable[[], Optional[Tuple[Any, SyncBatch]]]
 
 # After an outage Plex is often still busy (a restart re-reads its library): for this long
 # the worker sends small batches with a pause between them.
 POLITE_SECONDS = 30.0
 POLITE_BATCH = 5
 MIN_PAUSE = 0.01  # never spin on a zero wait
+# How often a running worker asks Stash whether its settings were changed (one small
+# GraphQL query): a fix saved on the settings page reaches queued work within seconds.
+SETTINGS_REFRESH_SECONDS = 3.0
+# While Stash cannot be reached at all, its jobs are put back unattempted and asked
+# again this often; after STASH_GONE_SECONDS the worker stops (the jobs stay queued, and
+# the first hook of a running Stash starts a new drainer).
+STASH_RETRY_SECONDS = 2.0
+STASH_GONE_SECONDS = 900.0
+FOREVER = float("inf")
 
 
 def _changed(result: object) -> bool:
@@ -58,6 +70,9 @@ class SyncWorker(threading.Thread):
         on_progress: Optional[Callable[[int, int, dict], None]] = None,
         on_beat: Optional[Callable[[], None]] = None,
         settings_hash: Optional[str] = None,
+        refresh: Optional[Refresh] = None,
+        on_settings_changed: Optional[Callable[[Any, Any], None]] = None,
+        should_stop: Optional[Callable[[], Optional[str]]] = None,
     ):
         super().__init__(name="SyncWorker", daemon=True)
         self.store = store
@@ -77,6 +92,15 @@ class SyncWorker(threading.Thread):
         self.on_progress = on_progress
         self.on_beat = on_beat
         self.settings_hash = settings_hash
+        self.refresh = refresh
+        self.on_settings_changed = on_settings_changed
+        # Asked every cycle; a reason (e.g. "replaced": the queue file was swapped) stops the worker.
+        self.should_stop = should_stop
+        self._refreshed_at = clock()
+        self._stash_down_since: Optional[float] = None
+        # Scenes whose own item failed transiently since Plex last answered: one job failing
+        # alone is that job's error, not an outage (promise 7).
+        self._lone_failures: set = set()
         self.stopped_reason: Optional[str] = None
         self.config_error: Optional[str] = None
         self.error: Optional[BaseException] = None
@@ -126,6 +150,13 @@ class SyncWorker(threading.Thread):
         now = self.clock()
         if self.on_beat is not None:
             self.on_beat()
+        if self.should_stop is not None:
+            reason = self.should_stop()
+            if reason:
+                self.stopped_reason = reason
+                return False
+        if not self._refresh_settings(now):
+            return False
         self.store.promote(now)
         if not self.store.has_ready():
             return self._idle(now)
@@ -143,6 +174,30 @@ class SyncWorker(threading.Thread):
             self._wait(self.settings.poll_interval)
         return keep_going
 
+    def _refresh_settings(self, now: float) -> bool:
+        """Pick up settings saved in Stash since the last look; False when they are unusable."""
+        if self.refresh is None or now - self._refreshed_at < SETTINGS_REFRESH_SECONDS:
+            return True
+        self._refreshed_at = now
+        try:
+            fresh = self.refresh()
+        except SyncError as exc:
+            if exc.kind is not ErrorKind.CONFIG:
+                log.debug("could not re-read the settings (%s); keeping the current ones", exc)
+                return True
+            self._pause_for_config(describe(exc), now)
+            return False
+        if fresh is None:
+            return True
+        old = self.settings
+        self.settings, self.sync_batch = fresh
+        self.settings_hash = self.settings.fingerprint()
+        self._lone_failures.clear()
+        log.info("settings changed in Stash; now using them")
+        if self.on_settings_changed is not None:
+            self.on_settings_changed(old, self.settings)
+        return True
+
     def _idle(self, now: float) -> bool:
         """Nothing ready: wait for a retry due soon, or stop after `idle_grace` quiet seconds."""
         poll = self.settings.poll_interval
@@ -150,7 +205,7 @@ class SyncWorker(threading.Thread):
             self._wait(poll)
             return True
         next_retry = self.store.next_retry_at()
-        if next_retry is not None and next_retry <= now + max(self.idle_grace, self.retry_horizon):
+        if next_retry is not None and next_retry - now <= max(self.idle_grace, self.retry_horizon):
             self._idle_since = None
             self._wait(min(poll, next_retry - now))
             return True
@@ -206,9 +261,34 @@ class SyncWorker(threading.Thread):
             return {scene_id: exc for scene_id in scene_ids}
         return dict(results or {})
 
+    def _stash_is_down(self, jobs: List[Job], results: Dict[int, object], now: float) -> bool:
+        """Stash could not be reached for the whole batch: put the jobs back, count nothing."""
+        outcomes = [results.get(job.scene_id) for job in jobs]
+        down = bool(outcomes) and all(
+            isinstance(o, BaseException) and classify(o) is ErrorKind.STASH and server_unavailable(o)
+            for o in outcomes)
+        if not down:
+            self._stash_down_since = None
+            return False
+        if self._stash_down_since is None:
+            self._stash_down_since = now
+            log.warning("Stash cannot be reached (%s); its jobs wait, asking again every %.0f s",
+                        describe(outcomes[0]), STASH_RETRY_SECONDS)
+        for job in jobs:
+            self.store.release(job)
+            self._tally["released"] += 1
+        self.breaker.cancel_probe(now)
+        if now - self._stash_down_since >= STASH_GONE_SECONDS:
+            self.stopped_reason = "stash_gone"
+        else:
+            self._wait(STASH_RETRY_SECONDS)
+        return True
+
     def _run_batch(self, jobs: List[Job]) -> bool:
         results = self._call_sync([job.scene_id for job in jobs])
         now = self.clock()
+        if self._stash_is_down(jobs, results, now):
+            return self.stopped_reason is None
         config_message = None
         for outcome in results.values():
             if isinstance(outcome, BaseException) and classify(outcome) is ErrorKind.CONFIG:
@@ -222,16 +302,37 @@ class SyncWorker(threading.Thread):
                 self._route_failure(job, outcome, now, hold=config_message is not None)
             else:
                 self.store.succeeded(job, now)
-                self.breaker.success(now)
+                if _changed(outcome):
+                    # Only an answer from Plex moves the breaker; an unchanged scene sent it nothing.
+                    self.breaker.success(now)
+                    self._lone_failures.clear()
                 self._tally["synced" if _changed(outcome) else "unchanged"] += 1
         self.breaker.cancel_probe(now)  # no-op unless the probe ended with neither success nor transient failure
         if config_message is None:
             return True
-        self.store.note_config_error(config_message, now, self.settings_hash)
-        self.config_error = config_message
-        self.stopped_reason = "config"
-        log.error("draining paused until the settings are fixed: %s", config_message)
+        self._pause_for_config(config_message, now)
         return False
+
+    def _pause_for_config(self, message: str, now: float) -> None:
+        self.store.note_config_error(message, now, self.settings_hash)
+        self.config_error = message
+        self.stopped_reason = "config"
+        log.error("draining paused until the settings are fixed: %s", message)
+
+    def _feeds_breaker(self, job: Job, kind: ErrorKind, exc: BaseException) -> bool:
+        """Is this failure evidence of a Plex outage?
+
+        Connection-level failures (refused, timeout, 429, 502-504) always are. A failure
+        Plex answered for one item (a 500 on its write) counts only once a second scene
+        has failed the same way since Plex last answered: one job failing alone never
+        opens the circuit. Stash's failures never do.
+        """
+        if kind is not ErrorKind.TRANSIENT:
+            return False
+        if server_unavailable(exc):
+            return True
+        self._lone_failures.add(job.scene_id)
+        return len(self._lone_failures) >= 2
 
     def _route_failure(self, job: Job, exc: BaseException, now: float, hold: bool) -> None:
         kind = classify(exc)
@@ -244,7 +345,11 @@ class SyncWorker(threading.Thread):
         probing = self.breaker.holds_probe  # failure() below ends the probe
         # A config error in the batch, or an open circuit, means the failure says nothing
         # about this job: put it back without counting an attempt.
-        if hold or (kind is ErrorKind.TRANSIENT and self.breaker.failure(kind, message, now)):
+        # A refused connection on the job's last allowed attempt opens the circuit rather
+        # than dead-lettering the job: nothing reached Plex, so it is not the job's fault.
+        # (A timeout may be this item's alone; it keeps the job's own budget.)
+        refused = job.attempts + 1 > self.settings.max_retries and is_dropped_connection(exc, idempotent=False)
+        if hold or (self._feeds_breaker(job, kind, exc) and self.breaker.failure(kind, message, now, force=refused)):
             if probing and not hold:
                 # The next probe must be another job (see policy.probe_retry_at).
                 retry_at = probe_retry_at(job.attempts, now, self.settings, self.rng)

@@ -61,6 +61,8 @@ def _drainer_intervals(tb) -> Tuple[List[Tuple[float, float, int]], int]:
     path = os.path.join(tb.data_dir, "logs", "drainer.log")
     starts: Dict[int, float] = {}
     intervals, synced = [], 0
+    if not os.path.exists(path):
+        return [], 0  # every hook found the lock held by a task and started no drainer
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             match = _LOG_LINE.match(line.strip())

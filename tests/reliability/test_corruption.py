@@ -151,13 +151,13 @@ def test_a_file_held_past_the_busy_timeout_gets_a_clear_error_and_is_kept(make_t
 
     for run in (result, status):
         assert run.stdout_is_json and not run.stray_stderr, (run.raw_stdout, run.stray_stderr)
-        assert run.error and "locked" in run.error, run.error
         assert "Traceback" not in run.raw_stdout
-    assert str(sid) in result.error
-    assert "another program" in status.error and "unexpected" not in status.error, status.error
+    # The hook answered within its bound and kept the scene in the spool, saying so.
+    assert result.duration < 5.0, result.duration
+    assert result.error is None and result.output["queued"] is True
+    assert "locked" in result.output["spooled"], result.output
+    assert status.error and "another program" in status.error and "unexpected" not in status.error, status.error
     assert _moved_aside(tb) == [], "a locked file was treated as damaged"
 
-    # Nothing silently dropped: the hook said it failed, and Sync Recent finds the change.
-    recent = tb.run_task("Sync Recent Scenes", args={"hours": "1"})
-    assert recent.error is None, recent.error
-    tb.wait_synced([sid], 30)
+    # Nothing silently dropped: once the lock is gone, the spooled edit reaches Plex by itself.
+    tb.wait_synced([sid], 40)

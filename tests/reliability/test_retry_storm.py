@@ -22,6 +22,7 @@ from typing import Dict, List
 
 import pytest
 
+from sync_queue import inbox
 from tests.reliability.conftest import kill_pid, needs_kill9, wait_until
 from worker.backoff import window
 
@@ -94,6 +95,8 @@ def test_hooks_buttons_and_sync_all_never_retry_a_waiting_scene_early(make_testb
     # 2. Process Queue takes over the waiting jobs (more hooks arrive meanwhile: their
     #    drainers find the lock taken); it runs for a while and is stopped from the UI.
     handle = tb.start_task("Process Queue")
+    # The task takes the free lock first; the hooks then find it held and start nothing.
+    wait_until(lambda: inbox.drainer_running(tb.data_dir), 20, "Process Queue to take the drain lock")
     fired += _scan_hooks(tb, missing, 2)
     time.sleep(2.0)
     assert handle.running(), "Process Queue ended although retries were due within its horizon"

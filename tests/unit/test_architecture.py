@@ -12,7 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = {"validation": 0, "sync_queue": 1, "plex": 1, "stash": 1, "worker": 2, "tasks": 3, "plugin": 4}
 HOOK_PATH = ["plugin/main.py", "plugin/hook.py", "plugin/spawn.py", "plugin/protocol.py",
-             "plugin/stashlog.py", "plugin/datadir.py", "sync_queue/inbox.py"]
+             "plugin/stashlog.py", "plugin/datadir.py", "sync_queue/inbox.py", "sync_queue/spool.py",
+             "sync_queue/storage.py"]
 POSIX_ONLY = {"fcntl", "termios", "resource", "pwd", "grp", "posix"}
 
 
@@ -40,15 +41,37 @@ def test_imports_follow_the_layers(package, path):
             assert LAYER[top] < LAYER[package], f"{path.relative_to(ROOT)} imports {name}"
 
 
-def test_no_posix_only_module_anywhere_in_the_plugin():
+def _imports_with_ids(path):
+    """Plain imports, each with whether it sits in an `if os.name …` / `if sys.platform …` branch."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    guarded = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and any(key in ast.unparse(node.test) for key in ("os.name", "sys.platform")):
+            for branch in node.body + node.orelse:
+                guarded.update(id(n) for n in ast.walk(branch))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node, alias.name, id(node) in guarded
+
+
+def test_no_posix_only_module_imported_unconditionally():
+    """A POSIX-only module may be imported only in a branch taken on POSIX alone."""
+    seen_guarded = 0
     for package, path in _package_files():
-        for _, name in _imports(path):
-            assert name.split(".")[0] not in POSIX_ONLY, f"{path.relative_to(ROOT)} imports {name}"
+        for _, name, guarded in _imports_with_ids(path):
+            if name.split(".")[0] in POSIX_ONLY:
+                assert guarded, f"{path.relative_to(ROOT)} imports {name} outside a platform check"
+                seen_guarded += 1
+        for node, name in _imports(path):
+            if isinstance(node, ast.ImportFrom):
+                assert name.split(".")[0] not in POSIX_ONLY, f"{path.relative_to(ROOT)} imports {name}"
+    assert seen_guarded >= 1  # the hook's lock probe (sync_queue/inbox.py)
 
 
 def test_hook_path_modules_import_only_the_standard_library_at_top_level():
     allowed_local = {"plugin", "sync_queue"}
-    stdlib = {"json", "os", "sys", "sqlite3", "time", "__future__"}
+    stdlib = {"json", "os", "sys", "sqlite3", "time", "errno", "__future__"}  # errno is built in: free
     for rel in HOOK_PATH:
         tree = ast.parse((ROOT / rel).read_text(encoding="utf-8"))
         for node in tree.body:

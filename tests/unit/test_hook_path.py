@@ -47,12 +47,18 @@ def test_hook_path_imports_no_heavy_module(tmp_path):
         "sys.stdin=io.TextIOWrapper(io.BytesIO(doc.encode()));"
         "import time, os; from sync_queue import inbox;"
         "d=os.path.join(%r, 'plugin_data', 'Stash2Plex'); inbox.enqueue(d, [1], 'seed');"
-        "c=inbox.connect(d); inbox.beat(c, 1, time.time()); c.close();"
         "from plugin.main import main; main([], script='x');"
         "heavy=[m for m in ('plexapi','pydantic','stashapi','tenacity','persistqueue','filelock','requests','logging') if m in sys.modules];"
         "sys.stderr.write('HEAVY=' + ','.join(heavy))"
     ) % (str(tmp_path), str(tmp_path))
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
+    from worker.lock import DrainLock
+
+    lock = DrainLock(os.path.join(str(tmp_path), "plugin_data", "Stash2Plex"))
+    assert lock.try_acquire()  # a drainer is running: the hook must not start another
+    try:
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
+    finally:
+        lock.release()
     assert "HEAVY=" in result.stderr, result.stderr
     assert result.stderr.split("HEAVY=")[1].strip() == ""
     output = json.loads(result.stdout)["output"]
