@@ -11,6 +11,7 @@ from typing import Any, Dict
 
 from sync_queue import db, inbox
 from tasks.context import TaskContext, iso_time
+from worker.identity import server_status
 
 
 def run(ctx: TaskContext) -> Dict[str, Any]:
@@ -35,6 +36,7 @@ def run(ctx: TaskContext) -> Dict[str, Any]:
         "last_config_error": app.store.last_config_error(),
         "last_corruption": db.get_meta(app.conn, "last_corruption"),
         "data_dir": app.data_dir,
+        "plex_server": server_status(app.conn),
     }
     result["summary"] = (
         f"queued {result['pending']}, waiting {result['deferred']}"
@@ -42,6 +44,12 @@ def run(ctx: TaskContext) -> Dict[str, Any]:
         + f", dead letters {result['dead_letters']}, breaker {breaker.get('state', '?')}, "
         f"drainer {'running' if drainer_alive else 'idle'}, index {index.get('size', 0)} files"
     )
+    change = result["plex_server"]["last_change"]
+    if change:
+        result["summary"] += (
+            f"; on {iso_time(change['at'])} Stash2Plex found another Plex server "
+            f"({change.get('new_name') or change['new']}, was {change.get('old_name') or change['old']}): "
+            f"the old index and sync state were dropped and {change['requeued']} scenes queued again")
     if result["last_config_error"]:
         result["summary"] += f"; paused by a settings problem: {result['last_config_error'].get('message')}"
     return result
