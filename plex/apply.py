@@ -81,7 +81,8 @@ def _direct(fn: Callable, *args, idempotent: bool = True):
 
 def apply_plan(item, plan: EditPlan, poster: Optional[bytes] = None, background: Optional[bytes] = None,
                poster_hash: Optional[str] = None, art_hash: Optional[str] = None,
-               call: Callable = _direct) -> Applied:
+               call: Callable = _direct,
+               on_uploaded: Optional[Callable[[str, str], None]] = None) -> Applied:
     """Upload images, then send the one batched edit, then the rating.
 
     Images go first so that the batched edit can lock them afterwards: whatever a
@@ -89,6 +90,8 @@ def apply_plan(item, plan: EditPlan, poster: Optional[bytes] = None, background:
     poster alongside changed fields still costs a single PUT. `call(fn, *args,
     idempotent=…)` runs each request, so the caller can add its retry policy; an
     upload is not idempotent (a repeat adds a second copy to the item's images).
+    `on_uploaded(kind, sha256)` runs as soon as Plex accepted an upload, before the
+    edit, so the caller can record it even when the edit then fails.
     """
     done = Applied()
     for kind, data, stored, lock in (("poster", poster, poster_hash, "thumb"),
@@ -101,6 +104,8 @@ def apply_plan(item, plan: EditPlan, poster: Optional[bytes] = None, background:
             # identical bytes are never sent twice.
             call(upload_image, item, kind, data, idempotent=False)
             done.uploads += 1
+            if on_uploaded is not None:
+                on_uploaded(kind, digest)
             plan.lock.add(lock)
         setattr(done, "poster_hash" if kind == "poster" else "art_hash", digest)
     done.edited = call(apply_edits, item, plan)

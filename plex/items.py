@@ -51,3 +51,12 @@ def read_current(item) -> CurrentItem:
         user_rating=item.userRating,
         locked=frozenset(f.name for f in item.fields if f.locked),
     )
+
+
+def item_files(item) -> List[str]:
+    """Every file the item holds: each Part of each Media (versions and stacked parts).
+
+    Read from the multi-get's full item, which carries its Media/Part elements, so
+    checking a match before writing costs no request.
+    """
+    return [part.file for media in item.media for part in media.parts if part.file]

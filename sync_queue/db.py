@@ -85,9 +85,31 @@ CORE_DDL: Tuple[str, ...] = (
     " item_count INTEGER)",
 )
 
+# A scene reaches every Plex item holding one of its files, so what was written (and
+# which image bytes each item holds) is kept per item. Version 1 kept one item per scene
+# in sync_state; its rows are carried over.
+SYNC_ITEMS_DDL: Tuple[str, ...] = (
+    "CREATE TABLE IF NOT EXISTS sync_items ("
+    " scene_id INTEGER NOT NULL,"
+    " rating_key TEXT NOT NULL,"
+    " section_id TEXT,"
+    " fingerprint TEXT,"
+    " written TEXT,"
+    " poster_hash TEXT,"
+    " art_hash TEXT,"
+    " synced_at REAL,"
+    " PRIMARY KEY (scene_id, rating_key))",
+    "CREATE INDEX IF NOT EXISTS sync_items_rating_key ON sync_items (rating_key)",
+    "INSERT OR IGNORE INTO sync_items"
+    " (scene_id, rating_key, section_id, fingerprint, written, poster_hash, art_hash, synced_at)"
+    " SELECT scene_id, plex_key, section_id, fingerprint, written, poster_hash, art_hash, synced_at"
+    " FROM sync_state WHERE plex_key IS NOT NULL",
+)
+
 # (version, statements). Append only: a released version's statements never change.
 MIGRATIONS: List[Tuple[int, Tuple[str, ...]]] = [
     (1, inbox.HOOK_DDL + CORE_DDL),
+    (2, SYNC_ITEMS_DDL),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -65,7 +65,8 @@ class DeadLetters:
     ) -> int:
         """Queue open dead letters again (all, by id, by kind, or both filters); returns scenes queued.
 
-        The scene gets a fresh inbox row, so it starts over with no attempts counted.
+        The scene gets a fresh inbox row, so it starts over with no attempts counted, and
+        its item fingerprints are cleared, so the sync matches it against Plex again.
         """
         now = time.time() if now is None else now
         where, params = ["resolved_at IS NULL"], []
@@ -82,6 +83,10 @@ class DeadLetters:
         with db.transaction(self.conn):
             scenes = [r[0] for r in self.conn.execute(f"SELECT DISTINCT scene_id FROM dead_letters WHERE {clause}", params)]
             self.conn.executemany(inbox.UPSERT_INBOX_SQL, [(s, now, RETRY_REASON) for s in scenes])
+            # The retry compares with Plex again and looks the match up in Plex, never
+            # trusting the record of the attempt that failed.
+            self.conn.executemany("UPDATE sync_items SET fingerprint = NULL WHERE scene_id = ?",
+                                  [(s,) for s in scenes])
             self.conn.execute(f"UPDATE dead_letters SET resolved_at = ? WHERE {clause}", [now] + params)
         return len(scenes)
 

@@ -12,6 +12,7 @@ from typing import Any, Dict
 
 from sync_queue import db, inbox, spool
 from tasks.context import TaskContext, iso_time
+from worker.identity import server_status
 
 
 def run(ctx: TaskContext) -> Dict[str, Any]:
@@ -39,6 +40,7 @@ def run(ctx: TaskContext) -> Dict[str, Any]:
         "last_config_error": app.store.last_config_error(),
         "last_corruption": db.get_meta(app.conn, "last_corruption"),
         "data_dir": app.data_dir,
+        "plex_server": server_status(app.conn),
     }
     result["summary"] = (
         f"queued {result['pending']}, waiting {result['deferred']}"
@@ -56,6 +58,12 @@ def run(ctx: TaskContext) -> Dict[str, Any]:
     if app.storage_problem:
         result["storage_problem"] = app.storage_problem
         result["summary"] += f"; {app.storage_problem}"
+    change = result["plex_server"]["last_change"]
+    if change:
+        result["summary"] += (
+            f"; on {iso_time(change['at'])} Stash2Plex found another Plex server "
+            f"({change.get('new_name') or change['new']}, was {change.get('old_name') or change['old']}): "
+            f"the old index and sync state were dropped and {change['requeued']} scenes queued again")
     if result["last_config_error"]:
         result["summary"] += f"; paused by a settings problem: {result['last_config_error'].get('message')}"
     return result

@@ -74,8 +74,8 @@ class InvalidMetadata(PermanentError):
 class AmbiguousMatch(PermanentError):
     """More than one Plex item claims the scene's file; strict mode never guesses."""
 
-    def __init__(self, path: str, candidates: list):
+    def __init__(self, path: str, candidates: list, hint: str = ""):
         names = ", ".join(str(c) for c in candidates)
-        super().__init__(f"ambiguous match for {path}: {names}")
+        super().__init__(f"ambiguous match for {path}: {names}" + (f"; {hint}" if hint else ""))
         self.path = path
         self.candidates = list(candidates)

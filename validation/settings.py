@@ -60,6 +60,7 @@ class Settings(BaseModel):
     # Matching
     allow_ambiguous_match: bool = False
     scan_missing_folders: bool = False
+    index_full_refresh_hours: float = Field(24.0, ge=1, le=24 * 30)
 
     # Queue and retries
     max_retries: int = Field(5, ge=1, le=20)

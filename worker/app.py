@@ -26,6 +26,7 @@ from sync_queue.sync_state import SyncState
 from validation.errors import ConfigError
 from validation.settings import PLUGIN_ID, SETTINGS_PAGE, Settings, load_settings
 from worker.breaker import CircuitBreaker
+from worker.identity import check_server
 from worker.lock import DrainLock
 from worker.scene_sync import SceneSyncer
 from worker.sync_worker import SyncWorker
@@ -152,7 +153,9 @@ class App:
         if self._plex is None:
             settings = self.settings
             settings.require_plex()
-            self._plex = plex_client.connect(settings, self.conn)
+            server = plex_client.connect(settings, self.conn)
+            check_server(self.conn, server, self.clock)  # another server: drop the old one's keys
+            self._plex = server
         return self._plex
 
     def sections(self):

@@ -13,6 +13,8 @@ request counts reflect client traffic alone.
     POST /__testbed__/sections                 add_section kwargs -> {"id": sid}
     POST /__testbed__/movies                   {"section_id", "file_path", ...} -> {"ratingKey"}
     POST /__testbed__/stage                    {"section_id", "file_path"}
+    DELETE /__testbed__/items/{rk}             delete the item; its files stay staged for a rescan
+    POST /__testbed__/scan                     {"section_id", "path"} (as a scan request)
     POST /__testbed__/refresh/{rk}             agent refresh
 """
 from __future__ import annotations
@@ -60,6 +62,8 @@ class Control:
         m = _ITEM.match(path)
         if m and method == "GET":
             return _json(emu.item(int(m.group(1))))
+        if m and method == "DELETE":
+            return _json({"files": emu.delete_item(int(m.group(1)))})
         m = _REFRESH.match(path)
         if m and method == "POST":
             emu.agent_refresh(int(m.group(1)))
@@ -94,6 +98,9 @@ class Control:
             return _json({"id": emu.add_section(**body)})
         if path == "/__testbed__/movies" and method == "POST":
             return _json({"ratingKey": emu.add_movie(**body)})
+        if path == "/__testbed__/scan" and method == "POST":
+            emu.scan(body.get("section_id"), body.get("path"))
+            return _json({"ok": True})
         if path == "/__testbed__/stage" and method == "POST":
             emu.stage_file(**body)
             return _json({"ok": True})

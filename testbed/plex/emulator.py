@@ -107,11 +107,22 @@ class PlexEmulator:
 
     def add_movie(self, section_id: Any, file_path: str, title: Optional[str] = None,
                   **fields: Any) -> int:
-        """Add an already-scanned movie. Tag lists: genres, actors (names, or
+        """Add an already-scanned movie. parts=[...] adds more files to it (one Media with
+        several Parts; media=[1, 1] splits them into several Media, i.e. versions);
+        claim_again=True lets it hold a file another item holds already. Tag lists: genres, actors (names, or
         (name, role) pairs), directors, writers, countries, producers, collections,
         labels. Other fields: summary, studio, year, originallyAvailableAt, tagline,
         titleSort, originalTitle, contentRating, userRating, addedAt, locked=[...]."""
         return self.store.add_movie(section_id, file_path, title, **fields)
+
+    def delete_item(self, rating_key: Any, keep_files: bool = True) -> List[str]:
+        """Delete an item (trash emptied); with keep_files its files stay on disk, so
+        the next scan adds them back under a new ratingKey. Returns its files."""
+        return self.store.delete_item(rating_key, keep_files=keep_files)
+
+    def rename_section(self, section_id: Any, title: str) -> None:
+        """Rename a library, as Plex's Edit Library dialog does (its id stays)."""
+        self.store.rename_section(section_id, title)
 
     def stage_file(self, section_id: Any, file_path: str, **fields: Any) -> None:
         """Put a file 'on disk': it becomes an item when a scan covering it runs."""

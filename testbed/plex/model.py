@@ -117,6 +117,19 @@ class Item:
     thumb: Optional[str] = None  # rating_key of the selected poster
     art: Optional[str] = None
     version: int = 0  # bumped on every change; keys the listing fragment cache
+    # Parts per <Media> element: None is one Media holding every file (a movie in
+    # parts, cd1/cd2); [1, 1] is two versions of one movie, one file each.
+    media_sizes: Optional[List[int]] = None
+
+    def media_groups(self) -> List[List[Tuple[int, str]]]:
+        """(part id, file) for each Media element, in order."""
+        parts = list(zip(self.part_ids, self.files))
+        sizes = self.media_sizes or [len(parts)]
+        groups, start = [], 0
+        for size in sizes:
+            groups.append(parts[start:start + size])
+            start += size
+        return groups
 
     def tag_names(self, kind: str) -> List[str]:
         return [t.name for t in self.tags.get(kind, [])]

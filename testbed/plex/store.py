@@ -91,11 +91,43 @@ class Store:
             return sid
 
     def add_movie(self, section_id: Any, file_path: str, title: Optional[str] = None,
-                  when: Optional[int] = None, **fields: Any) -> int:
+                  when: Optional[int] = None, parts: Iterable[str] = (),
+                  media: Optional[List[int]] = None, claim_again: bool = False,
+                  **fields: Any) -> int:
         with self.lock:
-            rk = self._insert(self.section(section_id), file_path, title, when, fields)
+            rk = self._insert(self.section(section_id), file_path, title, when, fields,
+                              parts=list(parts), media=media, claim_again=claim_again)
             self._changed()
             return rk
+
+    def delete_item(self, rating_key: Any, keep_files: bool = True) -> List[str]:
+        """Remove an item, as emptying Plex's trash does after its files moved away.
+
+        With keep_files the files are still on disk: the next scan covering them adds
+        them again as a NEW item with a new ratingKey, as a real server does.
+        """
+        with self.lock:
+            item = self.item(rating_key)
+            del self.items[item.rating_key]
+            for path in item.files:
+                if self.by_file.get(path) == item.rating_key:
+                    del self.by_file[path]
+                    others = [i.rating_key for i in self.items.values() if path in i.files]
+                    if others:
+                        self.by_file[path] = others[-1]
+            if keep_files:
+                for path in item.files:
+                    if path not in self.by_file:
+                        self.staged[item.section_id][path] = {}
+            self._changed()
+            return list(item.files)
+
+    def rename_section(self, section_id: Any, title: str) -> None:
+        with self.lock:
+            section = self.section(section_id)
+            section.title = title
+            section.updated_at = self.now()
+            self._changed()
 
     def add_many(self, section_id: Any, rows: Iterable[Tuple[str, Dict[str, Any]]]) -> List[int]:
         """Bulk insert (seeding); one cache invalidation for all rows."""
@@ -116,9 +148,16 @@ class Store:
                 gc.enable()
 
     def _insert(self, section: Section, path: str, title: Optional[str],
-                when: Optional[int], fields: Dict[str, Any]) -> int:
-        if path in self.by_file:
-            raise ValueError("file already in the library: %s" % path)
+                when: Optional[int], fields: Dict[str, Any], parts: Optional[List[str]] = None,
+                media: Optional[List[int]] = None, claim_again: bool = False) -> int:
+        files = [path] + list(parts or [])
+        taken = [f for f in files if f in self.by_file]
+        if taken and not claim_again:
+            # claim_again: a second item holding the same file, which a real server shows
+            # after an interrupted scan or a split/merge gone wrong.
+            raise ValueError("file already in the library: %s" % taken[0])
+        if media is not None and (sum(media) != len(files) or min(media) < 1):
+            raise ValueError("media sizes must add up to the number of files")
         when = self.now() if when is None else int(when)
         fields = dict(fields)
         if title is None:
@@ -130,12 +169,13 @@ class Store:
         locked = set(fields.pop("locked", ()) or ())
         added_at = int(fields.pop("addedAt", when))
         rk = self._new_id()
-        item = Item(rating_key=rk, section_id=section.id, files=[path],
-                    part_ids=[self._next_media + 1], media_id=self._next_media,
+        item = Item(rating_key=rk, section_id=section.id, files=files,
+                    part_ids=[self._next_media + 1 + n for n in range(len(files))],
+                    media_id=self._next_media,
                     fields={}, tags=tags, added_at=added_at, updated_at=when,
-                    locked=locked,
+                    locked=locked, media_sizes=list(media) if media else None,
                     user_rating=None if user_rating is None else float(user_rating))
-        self._next_media += 2
+        self._next_media += 1 + len(files) + len(media or ())
         item.fields["title"] = title or title_from_file(path)
         for name, value in fields.items():
             item.fields[name] = value
@@ -143,7 +183,8 @@ class Store:
         if date and not item.fields.get("year"):
             item.fields["year"] = int(str(date)[:4])
         self.items[rk] = item
-        self.by_file[path] = rk
+        for name in files:
+            self.by_file[name] = rk
         return rk
 
     def find_by_file(self, path: str) -> Optional[int]:

@@ -220,9 +220,13 @@ class Renderer:
         return pairs
 
     def _media(self, item: Item) -> str:
+        return "".join(self._one_media(item, n, group)
+                       for n, group in enumerate(item.media_groups()))
+
+    def _one_media(self, item: Item, n: int, group: List[Tuple[int, str]]) -> str:
         duration = _duration(item)
         parts = []
-        for part_id, path in zip(item.part_ids, item.files):
+        for part_id, path in group:
             name = path.replace("\\", "/").rsplit("/", 1)[-1]
             container_ext = name.rsplit(".", 1)[-1].lower() if "." in name else "mp4"
             parts.append('<Part%s/>\n' % attrs([
@@ -232,7 +236,7 @@ class Renderer:
                 ("size", 50_000_000 + (item.rating_key * 7919) % 900_000_000),
                 ("container", container_ext), ("videoProfile", "high")]))
         return '<Media%s>\n%s</Media>\n' % (attrs([
-            ("id", item.media_id), ("duration", duration), ("bitrate", 4500),
+            ("id", item.media_id + 1000 * n), ("duration", duration), ("bitrate", 4500),
             ("width", 1920), ("height", 1080), ("aspectRatio", 1.78),
             ("audioChannels", 2), ("audioCodec", "aac"), ("videoCodec", "h264"),
             ("videoResolution", "1080"), ("container", "mp4"),

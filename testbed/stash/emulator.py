@@ -264,8 +264,11 @@ class StashEmulator:
 
     # -- data, as the Stash UI would change it -------------------------------------
 
-    def seed(self, n: int, rng_seed: int = 0, path_prefix: str = "/data/stash") -> List[int]:
-        return seeding.seed(self.store, n, rng_seed=rng_seed, path_prefix=path_prefix)
+    def seed(self, n: int, rng_seed: int = 0, path_prefix: str = "/data/stash",
+             second_file_every: int = 0) -> List[int]:
+        """n scenes; with second_file_every=k, every k-th scene also has a second copy."""
+        return seeding.seed(self.store, n, rng_seed=rng_seed, path_prefix=path_prefix,
+                            second_file_every=second_file_every)
 
     def add_studio(self, name: str, parent_id: Optional[int] = None, image: bool = True,
                    **extra: Any) -> int:
@@ -299,6 +302,17 @@ class StashEmulator:
         if hooks:
             given = _update_input(scene_id, fields)
             self.fire_hook("Scene.Update.Post", scene_id, full_input(given), list(given))
+        return scene
+
+    def add_scene_file(self, scene_id: int, path: str, primary: bool = False,
+                       scan_hooks: bool = False) -> Dict[str, Any]:
+        """A scan found another copy of the scene (a 480p beside the 1080p): one more file.
+
+        scan_hooks=True fires Scene.Update.Post with input null, as a scan does.
+        """
+        scene = self.store.add_scene_file(scene_id, path, primary=primary)
+        if scan_hooks:
+            self.fire_hook("Scene.Update.Post", scene_id)
         return scene
 
     def delete_scene(self, scene_id: int) -> bool:

@@ -63,8 +63,12 @@ def _slug(text: str) -> str:
 
 
 def seed(store: Store, n: int, rng_seed: int = 0, path_prefix: str = "/data/stash",
-         now: datetime = None) -> List[int]:  # type: ignore[assignment]
-    """Add n scenes (plus studios, performers, tags, groups); return the scene ids."""
+         now: datetime = None, second_file_every: int = 0) -> List[int]:  # type: ignore[assignment]
+    """Add n scenes (plus studios, performers, tags, groups); return the scene ids.
+
+    With second_file_every=k, every k-th scene holds two files (a lower-resolution copy
+    beside the primary one, which Stash lists first), as a library with duplicates does.
+    """
     rng = random.Random(rng_seed)
     now = (now or store.now()).replace(microsecond=0)
     start = now - timedelta(days=3 * 365)
@@ -140,8 +144,12 @@ def seed(store: Store, n: int, rng_seed: int = 0, path_prefix: str = "/data/stas
             "stash_ids": [{"endpoint": ENDPOINT, "stash_id": str(uuid.UUID(int=rng.getrandbits(128))),
                            "updated_at": updated}] if rng.random() < 0.3 else [],
         }
+        files = ["%s/%s" % (folder, base)]
+        if second_file_every and i % second_file_every == second_file_every - 1:
+            stem, dot, ext = base.rpartition(".")
+            files.append("%s/%s.480p%s%s" % (folder, stem or base, dot, ext))
         ids.append(store.add_scene(
-            files=["%s/%s" % (folder, base)], created_at=created, updated_at=updated,
+            files=files, created_at=created, updated_at=updated,
             file_info={"width": width, "height": height,
                        "duration": round(rng.uniform(60, 5400), 2),
                        "size": rng.randrange(50_000_000, 8_000_000_000)},

@@ -207,6 +207,24 @@ class Store:
             self.scenes[rec["id"]] = new
             return dict(new)
 
+    def add_scene_file(self, scene_id: int, path: str, primary: bool = False) -> Dict[str, Any]:
+        """Attach another file to a scene, as a scan does when it finds a second copy.
+
+        Stash lists a scene's primary file first (`files` is ordered by the primary
+        flag), so a new primary goes to the front; the scene's updated_at moves.
+        """
+        with self.lock:
+            rec = self.scenes.get(int(scene_id))
+            if rec is None:
+                raise NotFound("scene %s" % scene_id)
+            new = dict(rec)
+            now = self.now()
+            made = self.make_file(path, now)
+            new["files"] = [made] + list(rec["files"]) if primary else list(rec["files"]) + [made]
+            new["updated_at"] = now
+            self.scenes[rec["id"]] = new
+            return dict(new)
+
     def delete_scene(self, scene_id: int) -> bool:
         with self.lock:
             self.images.pop("scene/%d" % int(scene_id), None)

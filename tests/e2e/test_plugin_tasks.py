@@ -132,7 +132,7 @@ def test_health_check_good_then_wrong_path_map(plugin_env):
     good = env.task("Health Check")
     assert good.error is None and summary_logged(good)
     assert good.output["ok"] is True, good.output
-    assert {c["name"] for c in good.output["checks"]} == {"stash", "settings", "plex", "libraries", "path_map"}
+    assert {c["name"] for c in good.output["checks"]} == {"stash", "settings", "plex", "libraries", "path_map", "matching"}
 
     env.configure(path_map=f"{STASH_PREFIX} => /srv/elsewhere")
     bad = env.task("Health Check")

@@ -244,17 +244,29 @@ def test_only_the_configured_library_is_searched(plex, stash, make_syncer):
     assert isinstance(make_syncer(plex_library="Movies").sync_batch([sid])[sid], NotFoundYet)
 
 
-def test_ambiguous_match_is_never_guessed(plex, stash, make_syncer):
-    """A Stash scene with two files that Plex holds as two items, in two sections."""
+def test_a_scene_with_files_in_two_sections_reaches_both_items(plex, stash, make_syncer):
+    """Two files of one scene, held by two items in two sections: both get the metadata."""
     other = plex.add_section("Other", locations=["/media/other"])
     sid = stash.add_scene(title="Twice", files=["/data/movies/t/twice.mp4", "/data/other/twice.mp4"])
     rk1 = plex.add_movie(plex.movies, "/media/movies/t/twice.mp4")
     rk2 = plex.add_movie(other, "/media/other/twice.mp4")
+    result = ok(make_syncer().sync_batch([sid])[sid])
+    assert result.plex_keys == [str(rk1), str(rk2)]
+    assert plex.item(rk1)["title"] == "Twice" and plex.item(rk2)["title"] == "Twice"
+
+
+def test_one_file_held_by_two_items_of_a_library_is_never_guessed(plex, stash, make_syncer):
+    sid = stash.add_scene(title="Claimed", files=["/data/movies/t/claimed.mp4"])
+    rk1 = plex.add_movie(plex.movies, "/media/movies/t/claimed.mp4", title="One")
+    rk2 = plex.add_movie(plex.movies, "/media/movies/t/claimed.mp4", title="Two", claim_again=True)
     result = make_syncer().sync_batch([sid])[sid]
     assert isinstance(result, AmbiguousMatch)
-    assert f"section {plex.movies} item {rk1}" in str(result) and f"section {other} item {rk2}" in str(result)
-    assert plex.item(rk1)["title"] != "Twice" and plex.item(rk2)["title"] != "Twice"
-    assert ok(make_syncer(allow_ambiguous_match=True).sync_batch([sid])[sid]).plex_key == str(rk1)
+    assert f'section {plex.movies} item {rk1} "One"' in str(result)
+    assert f'section {plex.movies} item {rk2} "Two"' in str(result)
+    assert "allow_ambiguous_match" in str(result)
+    assert plex.item(rk1)["title"] == "One" and plex.item(rk2)["title"] == "Two"
+    assert ok(make_syncer(allow_ambiguous_match=True).sync_batch([sid])[sid]).plex_keys == [str(rk1)]
+    assert plex.item(rk2)["title"] == "Two"
 
 
 def test_a_scene_with_two_files_in_one_item_is_not_ambiguous(plex, stash, make_syncer):

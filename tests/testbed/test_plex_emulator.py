@@ -390,3 +390,43 @@ def test_faults_count_match_routes_and_expire():
     assert faults.check("GET", "/a/b").hang == 0.1
     faults.clear()
     assert faults.snapshot() == []
+
+
+# -- deletions, rescans and items with several files -----------------------------------------
+
+def test_deleted_item_leaves_the_multi_get_and_a_rescan_gives_a_new_key(plex_server, plex_client):
+    """A real PMS: an emptied trash removes the item; a rescan of its file adds a new
+    item with a new ratingKey; a multi-get answers only for keys that still exist; a
+    listing filtered by updatedAt shows the new item and never the deletion."""
+    long_ago = int(time.time()) - 100
+    keep = _movie(plex_server, "stays", when=long_ago)
+    old = _movie(plex_server, "moved", when=long_ago)
+    since = long_ago + 1
+    files = plex_server.delete_item(old)
+    assert files == [MOVIES + "/moved.mp4"]
+    assert [i.ratingKey for i in plex_client.fetchItems([keep, old])] == [keep]
+    with pytest.raises(NotFound):
+        plex_client.fetchItem(old)
+    plex_client.library.sectionByID(1).update(path=MOVIES)
+    new = plex_server.find_by_file(MOVIES + "/moved.mp4")
+    assert new is not None and new != old
+    changed = plex_client.library.sectionByID(1).search(filters={"updatedAt>>": datetime.fromtimestamp(since)})
+    assert [m.ratingKey for m in changed] == [new]
+    assert plex_client.library.sectionByID(1).totalSize == 2
+
+
+def test_an_item_with_several_parts_and_versions_lists_every_file(plex_server, plex_client):
+    stacked = _movie(plex_server, "cd1", parts=[MOVIES + "/cd2.mp4"])
+    versions = _movie(plex_server, "1080p", parts=[MOVIES + "/480p.mp4"], media=[1, 1])
+    by_key = {m.ratingKey: m for m in plex_client.library.sectionByID(1).all()}
+    assert by_key[stacked].locations == [MOVIES + "/cd1.mp4", MOVIES + "/cd2.mp4"]
+    assert len(by_key[stacked].media) == 1 and len(by_key[stacked].media[0].parts) == 2
+    full = plex_client.fetchItem(versions)
+    assert [len(m.parts) for m in full.media] == [1, 1]
+    assert full.locations == [MOVIES + "/1080p.mp4", MOVIES + "/480p.mp4"]
+    assert plex_server.find_by_file(MOVIES + "/480p.mp4") == versions
+
+
+def test_a_renamed_library_keeps_its_id(plex_server, plex_client):
+    plex_server.rename_section(1, "Clips")
+    assert [(s.key, s.title) for s in plex_client.library.sections()] == [(1, "Clips")]

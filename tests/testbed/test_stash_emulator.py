@@ -434,3 +434,20 @@ def test_cli_prints_url_first_and_exits_on_sigterm():
             proc.wait(5)
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_a_scene_with_two_files_lists_its_primary_file_first(stash_emu):
+    """Stash orders a scene's files with the primary one first; a scan that finds a
+    second copy adds it to the scene and moves updated_at."""
+    scene_id = stash_emu.add_scene(title="Copies", files=["/data/a/1080p.mp4"])
+    before = stash_emu.scene(scene_id)["updated_at"]
+    stash_emu.add_scene_file(scene_id, "/data/a/480p.mp4")
+    stash = StashInterface(stashapi_conn(stash_emu))
+    scene = stash.call_GQL("query($id: ID!) { findScene(id: $id) { updated_at files { path } } }",
+                           {"id": scene_id})["findScene"]
+    assert [f["path"] for f in scene["files"]] == ["/data/a/1080p.mp4", "/data/a/480p.mp4"]
+    assert stash_emu.scene(scene_id)["updated_at"] >= before
+    stash_emu.add_scene_file(scene_id, "/data/a/4k.mp4", primary=True)
+    assert [f["path"] for f in stash_emu.scene(scene_id)["files"]][0] == "/data/a/4k.mp4"
+    seeded = stash_emu.seed(6, rng_seed=1, second_file_every=3)
+    assert [len(stash_emu.scene(s)["files"]) for s in seeded] == [1, 1, 2, 1, 1, 2]
