@@ -66,6 +66,10 @@ def test_kill9_at_random_points_loses_nothing(make_testbed, rng):
             # which resumes the dead consumer's claimed jobs. Kill it.
             _edit_some(tb, rng, round_no, hooks=True)
             pid = wait_until(tb.live_drainer, 15, "a background drainer to start")
+            # Spares started by the burst of hooks try the lock for a moment; one still
+            # trying would take over at once from the killed drainer (as it should), so
+            # the kill comes after they have left.
+            wait_until(lambda: tb.drainer_pids() <= {pid}, 15, "the spare drainers to leave")
             killed_mid_batch += bool(_kill_after_progress(
                 tb, rng, lambda: tb.live_drainer() == pid, lambda: kill_pid(pid), 1))
             wait_until(lambda: tb.live_drainer() != pid, 10, "the drainer to die")
