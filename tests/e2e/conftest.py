@@ -76,6 +76,13 @@ class PluginEnv:
                 self.settings[key] = value
         self.stash.set_plugin_settings(PLUGIN_ID, dict(self.settings))
 
+    def use_wrong_token(self) -> str:
+        """Save a token Plex rejects (kept out of every output like the real one)."""
+        wrong = "wrong-" + self.token[::-1]
+        self.extra_secrets.append(wrong)
+        self.configure(plex_token=wrong)
+        return wrong
+
     def seed(self, n: int, rng_seed: int = 3, in_plex: bool = True) -> List[int]:
         """n scenes in Stash; with in_plex, each file is already scanned into Plex."""
         ids = self.stash.seed(n, rng_seed=rng_seed, path_prefix=STASH_PREFIX)

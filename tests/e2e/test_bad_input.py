@@ -159,9 +159,7 @@ def test_broken_setting_keeps_jobs_and_names_the_fix(plugin_env, case):
 def test_broken_setting_stops_the_background_drainer_and_keeps_jobs(plugin_env):
     env = plugin_env
     scene_ids = env.seed(2)
-    wrong = "wrong-" + env.token[::-1]
-    env.extra_secrets.append(wrong)
-    env.configure(plex_token=wrong)
+    env.use_wrong_token()
 
     env.stash.update_scene(scene_ids[0], title="Saved with a bad token")
 

@@ -169,9 +169,7 @@ def test_a_retry_due_far_ahead_is_still_run_when_due(plugin_env):
 def test_a_settings_pause_starts_no_drainer_per_save(plugin_env):
     env = plugin_env
     scene_ids = env.seed(5)
-    wrong = "wrong-" + env.token[::-1]
-    env.extra_secrets.append(wrong)
-    env.configure(plex_token=wrong)
+    env.use_wrong_token()
     env.stash.update_scene(scene_ids[0], title="First save with a bad token")
     wait_until(lambda: "paused" in env.drainer_log(), 30, "the drainer to pause on the bad token")
 

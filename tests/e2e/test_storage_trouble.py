@@ -111,15 +111,19 @@ def small_disk(plugin_env):
         subprocess.run(["umount", "-l", env.data_dir], capture_output=True)
 
 
-def test_a_full_disk_loses_no_edit(small_disk):
-    env, fill, free, _ro, _rw = small_disk
-    scene_ids = env.seed(3)
+def _save_in_trouble(env, scenes: int, trouble, title: str):
+    """Sync `scenes` scenes, stop the drainers, cause the trouble, then save the first one."""
+    scene_ids = env.seed(scenes)
     _synced_once(env, scene_ids)
     env.stop_drainers()
-    fill()
+    trouble()
+    env.stash.update_scene(scene_ids[0], title=title)
+    return scene_ids, env.stash.hook_runs[-1].result
 
-    env.stash.update_scene(scene_ids[1], title="Saved while the disk was full")
-    run = env.stash.hook_runs[-1].result
+
+def test_a_full_disk_loses_no_edit(small_disk):
+    env, fill, free, _ro, _rw = small_disk
+    scene_ids, run = _save_in_trouble(env, 3, fill, "Saved while the disk was full")
     assert run.duration < HOOK_SECONDS, run.duration
     assert run.error and "full" in run.error, run.raw_stdout
     assert "catches up" in run.error
@@ -127,20 +131,14 @@ def test_a_full_disk_loses_no_edit(small_disk):
 
     free()
     env.stash.update_scene(scene_ids[2], title="Saved after space was freed")
-    wait_until(lambda: env.titles_in_plex({scene_ids[1]: "Saved while the disk was full",
+    wait_until(lambda: env.titles_in_plex({scene_ids[0]: "Saved while the disk was full",
                                           scene_ids[2]: "Saved after space was freed"}), 40,
                "both edits to reach Plex once space is free")
 
 
 def test_a_read_only_data_folder_says_what_to_run(small_disk):
     env, _fill, _free, read_only, writable = small_disk
-    scene_ids = env.seed(2)
-    _synced_once(env, scene_ids)
-    env.stop_drainers()
-    read_only()
-
-    env.stash.update_scene(scene_ids[0], title="Saved while read-only")
-    run = env.stash.hook_runs[-1].result
+    scene_ids, run = _save_in_trouble(env, 2, read_only, "Saved while read-only")
     assert run.error and "cannot be written" in run.error and "Sync Recent" in run.error, run.raw_stdout
 
     status = env.task("Queue Status")
