@@ -11,6 +11,7 @@ one stored after the last upload.
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
 
@@ -68,11 +69,13 @@ def apply_rating(item, plan: EditPlan) -> bool:
 
 
 def upload_image(item, kind: str, data: bytes) -> None:
-    """One POST of the raw bytes (never `url=`: Plex often cannot reach Stash)."""
-    if kind == "poster":
-        item.uploadPoster(filepath=data)
-    else:
-        item.uploadArt(filepath=data)
+    """One POST of the raw bytes (never `url=`: Plex often cannot reach Stash).
+
+    The bytes go in a file-like object: PlexAPI before 4.17.2 (utils.openOrRead) takes a
+    path or a file object only and opens raw bytes as a path ("embedded null byte").
+    """
+    upload = item.uploadPoster if kind == "poster" else item.uploadArt
+    upload(filepath=io.BytesIO(data))
 
 
 def _direct(fn: Callable, *args, idempotent: bool = True):

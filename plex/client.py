@@ -20,6 +20,7 @@ from plexapi.config import reset_base_headers
 from plexapi.exceptions import BadRequest, NotFound, Unauthorized
 from plexapi.server import PlexServer
 
+from plex import tls
 from validation.errors import ConfigError, TransientError
 
 PRODUCT = "Stash2Plex"
@@ -69,12 +70,13 @@ def connect(settings, conn: sqlite3.Connection, session: Optional[requests.Sessi
     `conn` is the plugin's database, where the client identifier is kept; `session`
     defaults to a new one, which the returned server keeps for every later request.
 
-    Connection refused or a timeout is transient (Plex restarting); a rejected token or
-    something that is not Plex at that address is a configuration error.
+    Connection refused or a timeout is transient (Plex restarting); a rejected token,
+    something that is not Plex at that address, an untrusted https certificate or https
+    to a plain-http port is a configuration error.
     """
     settings.require_plex()
     _use_identity(client_identifier(conn))
-    session = session or requests.Session()
+    session = tls.apply_verify(session or tls.PlexSession(), settings)
     where = safe_url(settings.plex_url)
     try:
         return PlexServer(settings.plex_url, settings.plex_token, session=session,
@@ -96,6 +98,12 @@ def connect(settings, conn: sqlite3.Connection, session: Optional[requests.Sessi
             requests.exceptions.InvalidURL) as exc:
         raise ConfigError(f"plex_url {where!r} is not a usable URL ({type(exc).__name__}); "
                           f"fix it on {SETTINGS_PAGE}.") from None
+    except requests.exceptions.SSLError as exc:  # before ConnectionError: it is a subclass
+        problem = tls.tls_problem(exc)
+        if problem is None:
+            raise TransientError(f"the https handshake with Plex at {where} failed ({exc.__class__.__name__}); "
+                                 f"will retry") from exc
+        raise ConfigError(tls.tls_message(problem, where, exc, settings.plex_ca_bundle)) from None
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
         raise TransientError(
             f"cannot reach Plex at {where} ({type(exc).__name__}); check that Plex is "

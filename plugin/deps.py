@@ -15,10 +15,10 @@ from typing import List, Optional, Tuple
 # PythonDepManager takes "import:dist>=min" specs; it is given minimums only.
 REQUIREMENTS: List[Tuple[str, str, str]] = [
     ("persistqueue", "persist-queue", "1.0"),
-    ("plexapi", "PlexAPI", "4.15"),
+    ("plexapi", "PlexAPI", "4.15.10"),
     ("tenacity", "tenacity", "8.0"),
     ("pydantic", "pydantic", "2.5"),
-    ("stashapi", "stashapp-tools", "0.2.50"),
+    ("stashapi", "stashapp-tools", "0.2.59"),
     ("filelock", "filelock", "3.12"),
     ("requests", "requests", "2.28"),
 ]

@@ -40,6 +40,8 @@ class Settings(BaseModel):
     plex_library: str = ""
     path_map: str = ""
     plex_timeout: float = Field(15.0, ge=1, le=300)
+    plex_ca_bundle: str = ""  # a PEM file that trusts Plex's certificate; empty: the system's trust store
+    plex_skip_tls_verify: bool = False  # for a self-signed local server only
 
     # What is synced (unchecked = synced)
     skip_title: bool = False

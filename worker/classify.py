@@ -3,7 +3,9 @@
 Our own errors (validation/errors.py) carry their kind. Third-party errors are mapped
 here: plexapi raises BadRequest for every status it has no class for, 429 and 5xx
 included, so its "(NNN)" status prefix decides; requests' connection-level failures are
-transient; a malformed URL is a setting to fix.
+transient; a malformed URL is a setting to fix, and so is an https certificate this
+machine does not trust or https to a plain-http port (requests raises both as
+SSLError, a ConnectionError subclass, so they are picked out before that rule).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import requests.exceptions as rq
 from plexapi.exceptions import BadRequest, NotFound, Unauthorized
 from tenacity import RetryError
 
+from plex.tls import hint as tls_hint
+from plex.tls import tls_problem
 from validation.errors import ErrorKind, SyncError
 
 _STATUS = re.compile(r"^\((\d{3})\)")
@@ -62,6 +66,8 @@ def classify(exc: BaseException, _depth: int = 0) -> ErrorKind:
         return kind_for_status(status) if status else ErrorKind.PERMANENT
     if isinstance(exc, _CONFIG_REQUESTS):
         return ErrorKind.CONFIG
+    if isinstance(exc, rq.SSLError) and tls_problem(exc):
+        return ErrorKind.CONFIG
     if isinstance(exc, rq.HTTPError) and exc.response is not None:
         return kind_for_status(exc.response.status_code)
     if isinstance(exc, _TRANSIENT_REQUESTS) or isinstance(exc, _TRANSIENT_OS):
@@ -96,7 +102,7 @@ def server_unavailable(exc: BaseException, _depth: int = 0) -> bool:
         return plex_status(exc) in _UNAVAILABLE
     if isinstance(exc, rq.HTTPError):
         return exc.response is not None and exc.response.status_code in _UNAVAILABLE
-    if isinstance(exc, _CONFIG_REQUESTS):
+    if isinstance(exc, _CONFIG_REQUESTS) or (isinstance(exc, rq.SSLError) and tls_problem(exc)):
         return False
     return isinstance(exc, _TRANSIENT_REQUESTS) or isinstance(exc, _TRANSIENT_OS)
 
@@ -106,6 +112,10 @@ def _hint(exc: BaseException) -> str:
         return "Plex refused the token: check the Plex token setting. "
     if isinstance(exc, _CONFIG_REQUESTS):
         return "The server address is not a valid URL: check the Plex URL setting. "
+    if isinstance(exc, rq.SSLError):
+        problem = tls_problem(exc)
+        if problem:
+            return tls_hint(problem)
     return ""
 
 

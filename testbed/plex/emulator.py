@@ -21,6 +21,7 @@ from testbed.plex.control import Control
 from testbed.plex.routes import PlexRoutes
 from testbed.plex.server import Listener, PlexApp
 from testbed.plex.store import Store
+from testbed.plex.tls import server_context
 
 DRAIN_DEADLINE = 5.0
 
@@ -35,6 +36,7 @@ class PlexEmulator:
         self.routes = PlexRoutes(self.store, self.machine_id, friendly_name)
         self.app = PlexApp(self.routes, token, self.faults, control=Control(self))
         self._listener = Listener(self.app, port)
+        self._tls_listener: Optional[Listener] = None
         self._seeded = 0
 
     # -- lifecycle ----------------------------------------------------------------
@@ -47,9 +49,11 @@ class PlexEmulator:
     def stop(self) -> None:
         """Release held responses, close the socket and every connection, then wait."""
         self.faults.release()
-        self._listener.close()
+        listeners = [l for l in (self._listener, self._tls_listener) if l is not None]
+        for listener in listeners:
+            listener.close()
         deadline = time.monotonic() + DRAIN_DEADLINE
-        while self._listener.tracker.count() and time.monotonic() < deadline:
+        while any(l.tracker.count() for l in listeners) and time.monotonic() < deadline:
             time.sleep(0.01)
 
     def __enter__(self) -> "PlexEmulator":
@@ -66,16 +70,35 @@ class PlexEmulator:
     def url(self) -> str:
         return "http://127.0.0.1:%d" % self._listener.port
 
+    def serve_tls(self, cert_path: str, key_path: str, port: int = 0) -> str:
+        """Also answer https on a second port, with this certificate; returns its URL.
+
+        The same server (library, token, faults, request log) behind both ports, as a
+        PMS with "secure connections" enabled or a reverse proxy in front of it.
+        """
+        if self._tls_listener is None:
+            self._tls_listener = Listener(self.app, port, tls=server_context(cert_path, key_path))
+        self._tls_listener.open()
+        return self.tls_url
+
+    @property
+    def tls_url(self) -> Optional[str]:
+        return None if self._tls_listener is None else "https://127.0.0.1:%d" % self._tls_listener.port
+
     def go_down(self) -> None:
         """Stop listening and drop open connections: clients get 'connection refused'.
         Held (hung or delayed) responses are let go, as a dead server holds nothing."""
         self.faults.release()
         self._listener.close()
+        if self._tls_listener is not None:
+            self._tls_listener.close()
 
     def come_up(self) -> None:
-        """Listen again on the same port."""
+        """Listen again on the same port (ports)."""
         self.faults.rearm()
         self._listener.open()
+        if self._tls_listener is not None:
+            self._tls_listener.open()
 
     @property
     def open_connections(self) -> int:

@@ -69,8 +69,7 @@ class Image:
 
 def image_from_bytes(kind: str, data: bytes, now: int) -> Image:
     digest = hashlib.sha256(data).hexdigest()
-    # Plex names uploads by a content hash (sha1), so re-uploading identical bytes
-    # yields the same name but still adds a list entry.
+    # Plex names uploads by a content hash (sha1): identical bytes are one image.
     name = hashlib.sha1(data).hexdigest()
     return Image(rating_key="upload://%s/%s" % (kind, name), provider="upload",
                  sha256=digest, length=len(data), data=data, uploaded_at=now)

@@ -8,6 +8,8 @@ connection is tracked so that going down really refuses and drops clients.
 from __future__ import annotations
 
 import socket
+import ssl
+import sys
 import threading
 import time
 import traceback
@@ -132,6 +134,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _serve
 
+    def setup(self) -> None:
+        super().setup()
+        if isinstance(self.connection, ssl.SSLSocket):
+            # The TLS handshake runs here, in the connection's own thread, so a client
+            # that never finishes it (plain http on this port) holds up no other.
+            try:
+                self.connection.do_handshake()
+            except (ssl.SSLError, OSError):
+                self.close_connection = True
+                self.tls_failed = True
+
+    def handle(self) -> None:
+        if not getattr(self, "tls_failed", False):
+            super().handle()
+
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log replaces stderr noise
 
@@ -141,15 +158,25 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     block_on_close = False
 
-    def __init__(self, port: int, app: PlexApp, tracker: "ConnectionTracker") -> None:
+    def __init__(self, port: int, app: PlexApp, tracker: "ConnectionTracker",
+                 tls: Optional[ssl.SSLContext] = None) -> None:
         self.app = app
         self.tracker = tracker
+        self.tls = tls
         super().__init__(("127.0.0.1", port), _Handler)
 
     def get_request(self):
         conn, addr = super().get_request()
+        if self.tls is not None:
+            conn = self.tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
         self.tracker.add(conn)
         return conn, addr
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that went away mid-request, or failed the TLS handshake, is no emulator bug.
+        if isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError)):
+            return
+        super().handle_error(request, client_address)
 
     def shutdown_request(self, request) -> None:
         self.tracker.discard(request)
@@ -188,9 +215,10 @@ class ConnectionTracker:
 class Listener:
     """One listening socket plus its accept thread; can stop and restart on a port."""
 
-    def __init__(self, app: PlexApp, port: int = 0) -> None:
+    def __init__(self, app: PlexApp, port: int = 0, tls: Optional[ssl.SSLContext] = None) -> None:
         self.app = app
         self.port = port
+        self.tls = tls
         self.tracker = ConnectionTracker()
         self._server: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
@@ -202,7 +230,7 @@ class Listener:
     def open(self) -> int:
         if self._server is not None:
             return self.port
-        server = _Server(self.port, self.app, self.tracker)
+        server = _Server(self.port, self.app, self.tracker, self.tls)
         self.port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},

@@ -297,15 +297,24 @@ class Store:
     # -- images ---------------------------------------------------------------------
 
     def add_image(self, rating_key: Any, kind: str, image: Image) -> None:
-        """Append to the poster/art list and select it (what an upload does)."""
+        """What an upload does: add to the poster/art list, select it and lock the field.
+
+        A real PMS names an uploaded image by the sha1 of its bytes, so uploading the
+        same bytes again selects the image already there instead of adding a copy; and
+        it locks `thumb` (`art`) so an agent refresh keeps the upload (plexapi's own
+        server tests check the lock after uploadPoster).
+        """
         with self.lock:
             item = self.item(rating_key)
             images = item.posters if kind == "posters" else item.arts
-            images.append(image)
+            if not any(i.rating_key == image.rating_key for i in images):
+                images.append(image)
             if kind == "posters":
                 item.thumb = image.rating_key
+                item.locked.add("thumb")
             else:
                 item.art = image.rating_key
+                item.locked.add("art")
             edit_rules.touch(item, self.now())
             self._changed()
 

@@ -175,7 +175,9 @@ def scene_create(_root: Any, info: Any, input: Dict[str, Any]):
         raise GraphQLError("%s not found" % exc) from exc
     if input.get("cover_image"):
         store.set_image("scene", scene_id, _image_bytes(input["cover_image"]), bump=False)
-    _queue(info, "Scene.Create.Post", scene_id, input, "SceneCreateInput", list(input))
+    # Real Stash fires Scene.Create.Post with input null and no inputFields
+    # (pkg/scene/create.go): only the id tells the plugin which scene.
+    _queue(info, "Scene.Create.Post", scene_id, None, "SceneCreateInput", None)
     return store.scene(scene_id)
 
 

@@ -6,6 +6,7 @@ trips over) and checks that the emulator reproduces it for plexapi 4.18.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import queue
 import subprocess
@@ -181,25 +182,29 @@ def test_multi_get_returns_several_items(plex_server, plex_client):
 
 # -- images -------------------------------------------------------------------------------
 
-def test_uploads_append_select_and_keep_bytes(plex_server, plex_client, tmp_path):
+def test_uploads_are_named_by_their_bytes_selected_and_locked(plex_server, plex_client, tmp_path):
     rk = _movie(plex_server, "Pictures")
     poster = tmp_path / "poster.png"
     poster.write_bytes(PNG)
+    other = PNG + b"another picture"
     movie = plex_client.fetchItem(rk)
     movie.uploadPoster(filepath=str(poster))
-    movie.uploadPoster(filepath=str(poster))
+    movie.uploadPoster(filepath=str(poster))  # the same bytes: one image, as on a real PMS
     movie.uploadArt(filepath=str(poster))
     stored = plex_server.item(rk)
-    assert len(stored["posters"]) == 2 and len(stored["arts"]) == 1  # each upload adds one
+    assert len(stored["posters"]) == 1 and len(stored["arts"]) == 1
+    assert stored["posters"][0]["ratingKey"] == "upload://posters/" + hashlib.sha1(PNG).hexdigest()
     assert stored["posters"][-1]["sha256"] == hashlib.sha256(PNG).hexdigest()
     assert stored["posters"][-1]["length"] == len(PNG)
+    # An upload locks the field, so an agent refresh keeps it (plexapi's server tests check this).
+    assert {"thumb", "art"} <= stored["locked"]
+    assert {"thumb", "art"} <= {f.name for f in movie.reload().fields if f.locked}
+    movie.uploadPoster(filepath=io.BytesIO(other))  # a file object, as PlexAPI 4.15 needs
     listed = movie.posters()
-    assert len(listed) == 2 and listed[-1].selected
-    assert "thumb" not in stored["locked"]
-    movie.lockPoster().lockArt()
-    assert {"thumb", "art"} <= plex_server.item(rk)["locked"]
+    assert len(listed) == 2 and listed[-1].selected and not listed[0].selected
+    plex_server.agent_refresh(rk)
     fetched = requests.get(plex_client.url(movie.reload().thumb, includeToken=True), timeout=5)
-    assert fetched.content == PNG
+    assert fetched.content == other
     movie.uploadPoster(url="https://images.example.invalid/p.jpg")
     assert plex_server.item(rk)["posters"][-1]["url"] == "https://images.example.invalid/p.jpg"
 

@@ -352,6 +352,15 @@ def test_bulk_update_fires_one_hook_per_scene(stash_emu, sample_plugin):
     assert all(stash_emu.scene(i)["tag_ids"] == [tag] for i in ids)
 
 
+def test_scene_create_mutation_fires_create_hook_with_null_input(stash_emu, sample_plugin):
+    # Real Stash (pkg/scene/create.go) fires Scene.Create.Post with input null and no
+    # inputFields, whatever the sceneCreate input held.
+    stash_emu.register_plugin(str(sample_plugin))
+    created = StashInterface(stashapi_conn(stash_emu)).create_scene({"title": "made in the UI"})
+    ctx = stash_emu.hook_runs[-1].result.output["args"]["hookContext"]
+    assert ctx == {"id": int(created["id"]), "type": "Scene.Create.Post", "input": None}
+
+
 def test_scan_create_hook_and_destroy_hook(stash_emu, sample_plugin):
     stash_emu.register_plugin(str(sample_plugin))
     scene_id = stash_emu.add_scene(title="scanned", files=["/d/new.mp4"], scan_hooks=True)

@@ -165,3 +165,43 @@ def _raised_from(outer: Exception, cause: Exception) -> Exception:
 )
 def test_server_unavailable_tells_a_server_in_trouble_from_one_failed_request(exc, unavailable):
     assert server_unavailable(exc) is unavailable
+
+
+# -- https failures: requests raises them as SSLError, a ConnectionError subclass ----------
+
+def _ssl_failure(inner):
+    import requests.exceptions as rq
+    from urllib3.exceptions import MaxRetryError
+    from urllib3.exceptions import SSLError as Urllib3SSLError
+
+    return rq.SSLError(MaxRetryError(None, "/", reason=Urllib3SSLError(inner)))
+
+
+def test_untrusted_certificate_is_a_setting_not_an_outage():
+    import ssl
+
+    from worker.classify import classify, describe, server_unavailable
+
+    exc = _ssl_failure(ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"))
+    assert classify(exc) is C
+    assert not server_unavailable(exc)
+    assert "plex_ca_bundle" in describe(exc)
+
+
+def test_https_to_plain_http_port_is_a_setting():
+    import ssl
+
+    from worker.classify import classify, describe
+
+    exc = _ssl_failure(ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)"))
+    assert classify(exc) is C
+    assert "plain http" in describe(exc)
+
+
+def test_other_tls_failures_stay_transient():
+    import ssl
+
+    from worker.classify import classify
+
+    exc = _ssl_failure(ssl.SSLEOFError(8, "EOF occurred in violation of protocol"))
+    assert classify(exc) is T
