@@ -111,13 +111,15 @@ def _work_waiting(data_dir: str) -> bool:
     from sync_queue.db import open_db
     from sync_queue.store import QueueStore
 
-    if spool.has_spooled(data_dir) or spool.first_missed(data_dir) is not None:
+    if spool.first_missed(data_dir) is not None:
         return True
     try:
         conn = open_db(data_dir)
     except Exception:  # noqa: BLE001 - an unusable file: the next hook or task reports it
         return False
     try:
+        if spool.has_spooled(conn, data_dir):
+            return True
         counts = QueueStore(conn).counts(time.time())
     except Exception:  # noqa: BLE001
         return False
@@ -182,6 +184,7 @@ class _Session:
                 self._use(fresh)
                 self.log.info("settings changed in Stash; trying again")
                 self.app.breaker(fresh).reset()
+                self.app.store.clear_config_error()  # noted again at once if still wrong
                 return True
         return True
 

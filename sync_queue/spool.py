@@ -106,6 +106,14 @@ def _identity(stat: os.stat_result) -> str:
     return f"{stat.st_dev}:{stat.st_ino}"
 
 
+def _merged_offset(conn: sqlite3.Connection, stat: os.stat_result) -> int:
+    """How many bytes of the spool file now at the path were merged already."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (OFFSET_KEY,)).fetchone()
+    done = json.loads(row[0]) if row and row[0] else {}
+    offset = int(done.get("offset", 0)) if done.get("ino") == _identity(stat) else 0
+    return offset if offset <= stat.st_size else 0  # past the end: not the file we merged before
+
+
 def merge(conn: sqlite3.Connection, data_dir: str, upsert_sql: str, now: "float | None" = None) -> int:
     """Move spooled scene ids into the inbox (conn in autocommit mode); returns how many."""
     path = spool_path(data_dir)
@@ -113,11 +121,7 @@ def merge(conn: sqlite3.Connection, data_dir: str, upsert_sql: str, now: "float 
         stat = os.stat(path)
     except OSError:
         return 0
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (OFFSET_KEY,)).fetchone()
-    done = json.loads(row[0]) if row and row[0] else {}
-    offset = int(done.get("offset", 0)) if done.get("ino") == _identity(stat) else 0
-    if offset > stat.st_size:
-        offset = 0  # not the file we merged before, whatever its inode number says
+    offset = _merged_offset(conn, stat)
     rows = []
     if stat.st_size > offset:
         with open(path, "rb") as fh:
@@ -152,8 +156,10 @@ def merge(conn: sqlite3.Connection, data_dir: str, upsert_sql: str, now: "float 
     return len(rows)
 
 
-def has_spooled(data_dir: str) -> bool:
+def has_spooled(conn: sqlite3.Connection, data_dir: str) -> bool:
+    """Does the spool hold lines not merged yet (its size past the merged offset)?"""
     try:
-        return os.path.getsize(spool_path(data_dir)) > 0
+        stat = os.stat(spool_path(data_dir))
     except OSError:
         return False
+    return stat.st_size > _merged_offset(conn, stat)

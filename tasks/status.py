@@ -53,7 +53,7 @@ def run(ctx: TaskContext) -> Dict[str, Any]:
     if missed:
         result["summary"] += (f"; edits made since {result['missed_since']} could not be queued (disk full): "
                               f"the drainer catches up once it runs, or run Sync Recent Scenes")
-    if spool.has_spooled(app.data_dir):
+    if spool.has_spooled(app.conn, app.data_dir):
         result["summary"] += "; some edits wait in the spool until the queue file takes writes again"
     if app.storage_problem:
         result["storage_problem"] = app.storage_problem
