@@ -35,6 +35,7 @@ from plex.index import PathIndex
 from plex.pathmap import PathMapper
 from stash.client import StashReader
 from sync_queue.db import open_db
+from testbed.world import PATH_MAP, PLEX_PREFIX, SECTION, STASH_PREFIX
 from validation.settings import Settings
 from worker.scene_sync import EDIT_THREADS, SceneSyncer
 
@@ -49,8 +50,8 @@ def _is_image_or_rating(entry: dict) -> bool:
 
 def _library(n: int, plex, stash, sid: int) -> List[int]:
     """Seed `n` scenes in Stash and an item for each distinct file in Plex."""
-    scenes = stash.seed(n, "/data/stash")
-    mapper = PathMapper("/data => /media")
+    scenes = stash.seed(n, STASH_PREFIX)
+    mapper = PathMapper(PATH_MAP)
     paths = list(dict.fromkeys(mapper.to_plex(path) for _, path in scenes))
     plex.add_movies(sid, paths)
     return [scene_id for scene_id, _ in scenes]
@@ -73,10 +74,10 @@ class _Bench:
         try:
             self.plex = self._host("PlexHost", where, TOKEN)
             self.stash = self._host("StashHost", where)
-            sid = self.plex.add_section("Movies", ["/media/stash"])
+            sid = self.plex.add_section(SECTION, [PLEX_PREFIX])
             self.ids = _library(n, self.plex, self.stash, sid)
             self.conn = open_db(data_dir)
-            settings = Settings(plex_url=self.plex.url(), plex_token=TOKEN, path_map="/data => /media",
+            settings = Settings(plex_url=self.plex.url(), plex_token=TOKEN, path_map=PATH_MAP,
                                 **options)
             reader = StashReader.from_server_connection(self.stash.server_connection(data_dir, "0.0.0.0"))
             session = requests.Session()

@@ -15,21 +15,13 @@ Exit status 0 means every scene reached Plex with the right fields.
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import shutil
 import sys
 import tempfile
 import time
-from typing import List
 
-from testbed.plex import PlexEmulator
 from testbed.runner import PluginRunner
-from testbed.stash import StashEmulator
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STASH_PREFIX = "/data/stash"
-PLEX_PREFIX = "/media/plex"
+from testbed.world import PLEX_PREFIX, STASH_PREFIX, World
 
 
 def say(text: str = "") -> None:
@@ -62,62 +54,21 @@ def run_task(runner: PluginRunner, name: str, timeout: float = 600.0):
     return result.output
 
 
-def expected_title(scene: dict) -> str:
-    if scene.get("title"):
-        return scene["title"]
-    return os.path.splitext(os.path.basename(scene["files"][0]["path"]))[0]
-
-
-def check(stash: StashEmulator, plex: PlexEmulator, scene_ids: List[int]) -> List[str]:
-    """Each scene's Plex item must carry its Stash title, studio and tags, locked."""
-    problems = []
-    for sid in scene_ids:
-        scene = stash.scene(sid)
-        rk = plex.find_by_file(scene["files"][0]["path"].replace(STASH_PREFIX, PLEX_PREFIX, 1))
-        item = plex.item(rk)
-        want_tags = sorted({stash.store.tags[t]["name"].casefold() for t in scene["tag_ids"]})
-        got_tags = sorted(g.casefold() for g in item["genres"])
-        if item["title"] != expected_title(scene):
-            problems.append(f"scene {sid}: title {item['title']!r} != {expected_title(scene)!r}")
-        studio = stash.store.studios[scene["studio_id"]]["name"] if scene.get("studio_id") else ""
-        if studio != (item.get("studio") or ""):
-            problems.append(f"scene {sid}: studio {item.get('studio')!r}")
-        if want_tags != got_tags:
-            problems.append(f"scene {sid}: genres differ")
-        if "title" not in item["locked"]:
-            problems.append(f"scene {sid}: title not locked")
-    return problems
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", type=int, default=300, help="how many scenes to seed (default 300)")
     parser.add_argument("--keep", action="store_true", help="keep the demo's data folder and print where it is")
     args = parser.parse_args(argv)
     workdir = tempfile.mkdtemp(prefix="stash2plex-demo-")
-    token = secrets.token_hex(10)
     started = time.monotonic()
-    stash = StashEmulator(config_dir=os.path.join(workdir, "stash-config")).start()
-    plex = PlexEmulator(token=token).start()
+    world = World(workdir)
+    stash, plex, runner = world.stash, world.plex, world.runner
     try:
         say(f"Stash emulator at {stash.url}, Plex emulator at {plex.url}")
-        scene_ids = stash.seed(args.scenes, rng_seed=1, path_prefix=STASH_PREFIX)
-        section = plex.add_section("Scenes", locations=[PLEX_PREFIX])
-        for sid in scene_ids:
-            path = stash.scene(sid)["files"][0]["path"]
-            plex.add_movie(section, path.replace(STASH_PREFIX, PLEX_PREFIX, 1))
+        scene_ids = world.seed(args.scenes, rng_seed=1)
         say(f"Seeded {len(scene_ids)} scenes in Stash ({STASH_PREFIX}/…) and their files in Plex ({PLEX_PREFIX}/…)")
         sample = scene_ids[:5]
-        before = {sid: dict(plex.item(plex.find_by_file(
-            stash.scene(sid)["files"][0]["path"].replace(STASH_PREFIX, PLEX_PREFIX, 1)))) for sid in sample}
-
-        stash.set_plugin_settings("Stash2Plex", {
-            "plex_url": plex.url,
-            "plex_token": token,
-            "path_map": f"{STASH_PREFIX} => {PLEX_PREFIX}",
-        })
-        stash.register_plugin(ROOT)
-        runner = PluginRunner(ROOT, stash.server_connection(ROOT))
+        before = {sid: dict(world.plex_item(sid)) for sid in sample}
 
         plex.reset_log()
         t0 = time.monotonic()
@@ -136,7 +87,7 @@ def main(argv=None) -> int:
             if runs:
                 hook_times.append(runs[-1].result.duration)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and check(stash, plex, edited):
+        while time.monotonic() < deadline and world.problems(edited):
             time.sleep(0.2)
         say(f"  the background drainer synced the edits {time.monotonic() - t0 - first_sync:.1f} s after the first save")
         out = run_task(runner, "Process Queue")
@@ -144,12 +95,11 @@ def main(argv=None) -> int:
         status = run_task(runner, "Queue Status")
         say(f"  {status['summary']}")
 
-        problems = check(stash, plex, scene_ids)
+        problems = world.problems(scene_ids)
         say("\nBefore → after (Plex)")
         say(f"{'scene':>5}  {'Plex title before':<34} {'Plex title after':<34} {'studio after':<22} genres")
         for sid in sample:
-            rk = plex.find_by_file(stash.scene(sid)["files"][0]["path"].replace(STASH_PREFIX, PLEX_PREFIX, 1))
-            after = plex.item(rk)
+            after = world.plex_item(sid)
             say(f"{sid:>5}  {before[sid]['title'][:34]:<34} {after['title'][:34]:<34} "
                 f"{(after.get('studio') or '')[:22]:<22} {len(before[sid]['genres'])} → {len(after['genres'])}")
         say("")
@@ -165,8 +115,7 @@ def main(argv=None) -> int:
         say("OK: every scene reached Plex with its Stash metadata, locked.")
         return 0
     finally:
-        stash.stop()
-        plex.stop()
+        world.stop()
         if args.keep:
             say(f"data kept in {workdir}")
         else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from typing import Any, Callable
@@ -20,17 +19,20 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval
         time.sleep(interval)
 
 
+def holds_for(predicate: Callable[[], Any], seconds: float, what: str, interval: float = 0.05) -> None:
+    """A negative check: `predicate` stays truthy for `seconds` (fail at the first lapse).
+
+    For a promise that something does NOT happen (a drainer does not give up); the
+    caller's `seconds` says how long is long enough to mean it.
+    """
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert predicate(), f"expected {what} for {seconds:.1f} s; it lapsed"
+        time.sleep(interval)
+
+
 def unused_port() -> int:
     """A loopback port nothing listens on (bound, then released): "Plex is unreachable"."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def read_drainer_log(data_dir: str) -> str:
-    """The detached drainer's log (plugin/logsetup.py DRAINER_LOG), or '' before it wrote one."""
-    path = os.path.join(data_dir, "logs", "drainer.log")
-    if not os.path.exists(path):
-        return ""
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        return fh.read()

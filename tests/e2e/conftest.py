@@ -11,25 +11,17 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import signal
-import sqlite3
 import sys
 import time
 from typing import Any, Dict, Iterable, List, Optional
 
 import pytest
 
-from testbed.plex import PlexEmulator
-from testbed.runner import PluginRunner, RunResult
-from testbed.stash import StashEmulator
-from tests.support import read_drainer_log, unused_port, wait_until  # noqa: F401 - re-exported to the tests
+from testbed.runner import RunResult
+from testbed.world import PLEX_PREFIX, PLUGIN_ID, ROOT, SECTION, STASH_PREFIX, World  # noqa: F401 - re-exported
+from tests.support import unused_port, wait_until  # noqa: F401 - re-exported to the tests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PLUGIN_ID = "Stash2Plex"
-STASH_PREFIX = "/data/stash"
-PLEX_PREFIX = "/media/plex"
-SECTION = "Scenes"
 TASK_TIMEOUT = 90.0
 
 
@@ -48,33 +40,13 @@ def assert_clean_run(result: RunResult) -> None:
     assert not any("Traceback" in text for _, text in result.logs), result.logs
 
 
-class PluginEnv:
+class PluginEnv(World):
     """One test's Stash, Plex, plugin runner and data dir, with helpers to drive them."""
 
-    def __init__(self, stash: StashEmulator, plex: PlexEmulator, token: str, config_dir: str):
-        self.stash = stash
-        self.plex = plex
-        self.token = token
-        self.section = plex.add_section(SECTION, locations=[PLEX_PREFIX])
-        self.data_dir = os.path.join(config_dir, "plugin_data", PLUGIN_ID)
-        self.runner = PluginRunner(ROOT, stash.server_connection(ROOT))
+    def __init__(self, workdir: str):
+        super().__init__(workdir, settings={"poll_interval": 0.2}, python=sys.executable)
         self.results: List[RunResult] = []
         self.extra_secrets: List[str] = []
-        self.settings: Dict[str, Any] = {}
-        self.configure()
-
-    # -- setup ---------------------------------------------------------------------
-    def configure(self, **changes: Any) -> None:
-        """Save settings in Stash (read-modify-write, as the settings page); None removes a key."""
-        if not self.settings:
-            self.settings = {"plex_url": self.plex.url, "plex_token": self.token,
-                             "path_map": f"{STASH_PREFIX} => {PLEX_PREFIX}", "poll_interval": 0.2}
-        for key, value in changes.items():
-            if value is None:
-                self.settings.pop(key, None)
-            else:
-                self.settings[key] = value
-        self.stash.set_plugin_settings(PLUGIN_ID, dict(self.settings))
 
     def use_wrong_token(self) -> str:
         """Save a token Plex rejects (kept out of every output like the real one)."""
@@ -82,57 +54,6 @@ class PluginEnv:
         self.extra_secrets.append(wrong)
         self.configure(plex_token=wrong)
         return wrong
-
-    def seed(self, n: int, rng_seed: int = 3, in_plex: bool = True) -> List[int]:
-        """n scenes in Stash; with in_plex, each file is already scanned into Plex."""
-        ids = self.stash.seed(n, rng_seed=rng_seed, path_prefix=STASH_PREFIX)
-        if in_plex:
-            for sid in ids:
-                self.plex.add_movie(self.section, self.plex_path(sid))
-        return ids
-
-    # -- reading back --------------------------------------------------------------
-    def plex_path(self, scene_id: int) -> str:
-        return self.stash.scene(scene_id)["files"][0]["path"].replace(STASH_PREFIX, PLEX_PREFIX, 1)
-
-    def plex_item(self, scene_id: int) -> Optional[Dict[str, Any]]:
-        key = self.plex.find_by_file(self.plex_path(scene_id))
-        return None if key is None else self.plex.item(key)
-
-    def plex_title(self, scene_id: int) -> Optional[str]:
-        item = self.plex_item(scene_id)
-        return None if item is None else item["title"]
-
-    def expected_title(self, scene_id: int) -> str:
-        """The Stash title, or the file name without extension when it is empty."""
-        scene = self.stash.scene(scene_id)
-        if scene.get("title"):
-            return scene["title"]
-        return os.path.splitext(os.path.basename(scene["files"][0]["path"]))[0]
-
-    def in_step(self, scene_ids: Iterable[int]) -> bool:
-        return all(self.plex_title(sid) == self.expected_title(sid) for sid in scene_ids)
-
-    def titles_in_plex(self, wanted: Dict[int, str]) -> bool:
-        return all(self.plex_title(sid) == title for sid, title in wanted.items())
-
-    def rows(self, sql: str, params: Iterable[Any] = ()) -> List[tuple]:
-        """Read the plugin's SQLite file (read-only); [] before it exists or has the table."""
-        path = os.path.join(self.data_dir, "stash2plex.sqlite3")
-        if not os.path.exists(path):
-            return []
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-        try:
-            return conn.execute(sql, tuple(params)).fetchall()
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):
-                return []
-            raise
-        finally:
-            conn.close()
-
-    def drainer_log(self) -> str:
-        return read_drainer_log(self.data_dir)
 
     # -- running the plugin --------------------------------------------------------
     def task(self, name: str, args: Optional[Dict[str, Any]] = None, timeout: float = TASK_TIMEOUT) -> RunResult:
@@ -165,33 +86,6 @@ class PluginEnv:
         inbox.enqueue(self.data_dir, list(scene_ids), reason="Scene.Update.Post")
 
     # -- cleanup -------------------------------------------------------------------
-    def drainer_pids(self) -> List[int]:
-        """Live drainers of this data dir: on Linux every `--drain` process working in it,
-        elsewhere the pid of a fresh heartbeat."""
-        proc = "/proc"
-        if not os.path.isdir(proc):
-            fresh = time.time() - 2.0
-            return [row[0] for row in self.rows("SELECT pid FROM drainer WHERE beat_at > ?", [fresh])]
-        pids = []
-        real = os.path.realpath(self.data_dir)
-        for name in os.listdir(proc):
-            if not name.isdigit() or int(name) == os.getpid():
-                continue
-            try:
-                with open(os.path.join(proc, name, "cmdline"), "rb") as fh:
-                    argv = fh.read().split(b"\0")
-                cwd = os.readlink(os.path.join(proc, name, "cwd"))
-            except OSError:
-                continue  # gone, or a zombie: nothing left to end
-            if b"--drain" in argv and os.path.realpath(cwd) == real:
-                pids.append(int(name))
-        return sorted(pids)
-
-    def lock_busy(self) -> bool:
-        from worker.lock import DrainLock
-
-        return os.path.isdir(self.data_dir) and DrainLock(self.data_dir).is_held_elsewhere()
-
     def stop_drainers(self, timeout: float = 20.0) -> None:
         """End every drainer this test's hooks and tasks started (bounded)."""
         deadline = time.monotonic() + timeout
@@ -249,23 +143,14 @@ class PluginEnv:
 @pytest.fixture
 def plugin_env(tmp_path):
     """Stash and Plex emulators with the repository registered as the Stash2Plex plugin."""
-    token = secrets.token_hex(12)
-    config_dir = str(tmp_path / "stash-config")
-    os.makedirs(config_dir)
-    stash = StashEmulator(config_dir=config_dir).start()
-    plex = PlexEmulator(token=token).start()
-    env = None
+    env = PluginEnv(str(tmp_path))
     try:
-        stash.register_plugin(ROOT, python=sys.executable)
-        env = PluginEnv(stash, plex, token, config_dir)
         yield env
     finally:
         try:
-            if env is not None:
-                env.stop_drainers()
+            env.stop_drainers()
         finally:
-            stash.stop()
-            plex.stop()
+            env.stop()
     env.assert_no_secrets()
 
 

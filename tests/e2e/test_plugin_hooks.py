@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
+from testbed.world import STASH_PREFIX, plex_path_of
 from tests.e2e.conftest import lock_intervals, wait_until
 
 HOOK_SECONDS = 5.0  # generous for a loaded CI machine; bench/ measures the real target
@@ -58,7 +59,8 @@ def test_playback_only_save_queues_nothing(plugin_env):
         assert run.result.output["queued"] is False
         assert "playback" in run.result.output["reason"]
         assert "drainer_started" not in run.result.output
-    time.sleep(0.5)  # a drainer, had one been started, would have taken the lock by now
+    # A drainer the hooks had spawned would be listed now: each hook returned after spawning.
+    assert env.drainer_pids() == set()
     assert env.rows("SELECT scene_id FROM inbox") == []
     assert env.drainer_log() == ""
     assert not env.lock_busy()
@@ -71,8 +73,8 @@ def test_scan_created_scene_waits_for_plex_without_a_retry_storm(plugin_env):
     env = plugin_env
     env.seed(2)
     env.configure(not_found_base_seconds=10)  # the first retry comes 5-10 s after the attempt
-    new_path = "/data/stash/incoming/Fresh Scene.mp4"
-    env.plex.stage_file(env.section, new_path.replace("/data/stash", "/media/plex", 1))
+    new_path = f"{STASH_PREFIX}/incoming/Fresh Scene.mp4"
+    env.plex.stage_file(env.section, plex_path_of(new_path))
 
     scene_id = env.stash.add_scene(title="Fresh Scene", files=[new_path], scan_hooks=True)
 

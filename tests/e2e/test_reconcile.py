@@ -1,41 +1,24 @@
 """Reconcile Plex, run as Stash runs it: drift made on the Plex side is found and undone."""
 
-import os
-import secrets
-
 import pytest
 from plexapi.server import PlexServer
 
-from testbed.plex import PlexEmulator
-from testbed.runner import PluginRunner
-from testbed.stash import StashEmulator
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from testbed.world import World, plex_path_of
 
 
 @pytest.fixture
 def synced_library(tmp_path):
-    token = secrets.token_hex(8)
-    stash = StashEmulator(config_dir=str(tmp_path / "stash")).start()
-    plex = PlexEmulator(token=token).start()
+    world = World(str(tmp_path), scenes=12, settings={"skip_poster": True})
     try:
-        ids = stash.seed(12, rng_seed=3, path_prefix="/data/stash")
-        section = plex.add_section("Scenes", locations=["/media"])
-        for sid in ids:
-            plex.add_movie(section, stash.scene(sid)["files"][0]["path"].replace("/data/stash", "/media", 1))
-        stash.set_plugin_settings("Stash2Plex", {"plex_url": plex.url, "plex_token": token,
-                                                  "path_map": "/data/stash => /media", "skip_poster": True})
-        runner = PluginRunner(ROOT, stash.server_connection(ROOT))
-        first = runner.run_task("Sync All Scenes", timeout=120)
+        first = world.runner.run_task("Sync All Scenes", timeout=120)
         assert first.error is None, first.error
-        yield stash, plex, runner, ids, token
+        yield world.stash, world.plex, world.runner, world.scene_ids, world.token
     finally:
-        stash.stop()
-        plex.stop()
+        world.stop()
 
 
 def _rating_key(stash, plex, sid):
-    return plex.find_by_file(stash.scene(sid)["files"][0]["path"].replace("/data/stash", "/media", 1))
+    return plex.find_by_file(plex_path_of(stash.scene(sid)["files"][0]["path"]))
 
 
 def test_reconcile_finds_and_undoes_a_plex_side_edit(synced_library):

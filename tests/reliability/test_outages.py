@@ -43,9 +43,15 @@ def _outages(tb) -> List[Dict[str, Any]]:
     return [dict(zip(("started_at", "ended_at", "jobs_held", "reason"), row)) for row in rows]
 
 
-def _breaker_state(tb) -> str:
+def _breaker_row(tb) -> Dict[str, Any]:
     tb.counts()  # makes sure the schema exists before the drainer got to create it
-    return tb.scalar("SELECT state FROM breaker WHERE id = 1")
+    with tb.db() as conn:
+        row = conn.execute("SELECT state, recovery_wait FROM breaker WHERE id = 1").fetchone()
+    return {"state": row[0], "recovery_wait": row[1]} if row else {"state": None, "recovery_wait": None}
+
+
+def _breaker_state(tb) -> str:
+    return _breaker_row(tb)["state"]
 
 
 def _finish_and_check(tb) -> Dict[str, Any]:
@@ -68,7 +74,9 @@ def test_plex_down_mid_sync_holds_the_work_and_recovers_with_one_probe(make_test
     _start_sync(tb)
     tb.plex.go_down()
     down_at = time.time()
-    time.sleep(3.0)
+    # Down until the breaker has opened and at least one probe failed (its wait doubled).
+    wait_until(lambda: _breaker_row(tb)["state"] == "open" and (_breaker_row(tb)["recovery_wait"] or 0) >= 1.0,
+               30, "a failed probe while Plex is down", interval=0.05)
     tb.plex.reset_log()
     tb.plex.come_up()
     up_at = time.time()
@@ -95,6 +103,8 @@ def test_plex_down_mid_sync_holds_the_work_and_recovers_with_one_probe(make_test
 def test_a_flapping_plex_loses_nothing(make_testbed, rng):
     tb = make_testbed(scenes=SCENES)
     _start_sync(tb)
+    # The flaps are the scenario (random moments, as a real flaky network); nothing is
+    # asserted after them until _finish_and_check waits, with deadlines, for the outcome.
     for _ in range(4):
         tb.plex.go_down()
         time.sleep(rng.uniform(0.3, 1.0))

@@ -112,7 +112,9 @@ def test_hooks_buttons_and_sync_all_never_retry_a_waiting_scene_early(make_testb
     # 3. Sync All queues every scene again, the waiting ones included. While it runs,
     #    Plex finishes scanning, and each waiting scene syncs at its next attempt.
     handle = tb.start_task("Sync All Scenes")
-    time.sleep(2.0)
+    tried = sum(len(times) for times in _attempts(tb, missing).values())
+    wait_until(lambda: sum(len(times) for times in _attempts(tb, missing).values()) > tried, 20,
+               "Sync All to try a waiting scene again", interval=0.05)
     for sid in missing:
         tb.plex.add_movie(tb.section, tb.plex_path(sid))
     result = tb.finish(handle, 60)
