@@ -131,6 +131,8 @@ def parse_input(raw: str) -> PluginInput:
         fields = ctx.get("inputFields")
         if fields is not None and not (isinstance(fields, list) and all(isinstance(f, str) for f in fields)):
             raise ProtocolError("hookContext.inputFields must be a list of field names")
+        # A list for scenesUpdate (every scene's input, not this one's); the bulk input
+        # for bulkSceneUpdate. Only id and inputFields are read on the hook path.
         hook_input = ctx.get("input")
         hook = HookContext(
             scene_id=_scene_id(ctx.get("id")),

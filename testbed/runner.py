@@ -30,12 +30,13 @@ MANIFEST_KEYS = {"name", "description", "version", "url", "exec", "interface", "
 LEVELS = {"t": "trace", "d": "debug", "i": "info", "w": "warning", "e": "error"}
 # bufio.Scanner's default token limit: a longer stderr line makes Stash stop reading.
 MAX_LOG_LINE = 64 * 1024
-# Every SceneUpdateInput field in schema order: Stash marshals the whole Go struct.
+# Every SceneUpdateInput field in schema order: Stash marshals the whole Go struct
+# (pkg/models.SceneUpdateInput, no omitempty), deprecated `movies` included.
 SCENE_UPDATE_INPUT_FIELDS = (
     "clientMutationId", "id", "title", "code", "details", "director", "url", "urls",
     "date", "rating100", "o_counter", "organized", "studio_id", "gallery_ids",
-    "performer_ids", "groups", "tag_ids", "cover_image", "stash_ids", "resume_time",
-    "play_duration", "play_count", "primary_file_id")
+    "performer_ids", "groups", "movies", "tag_ids", "cover_image", "stash_ids",
+    "resume_time", "play_duration", "play_count", "primary_file_id")
 
 
 @dataclass

@@ -21,6 +21,7 @@ XML_TYPE = "text/xml;charset=utf-8"
 URL_FETCH_TIMEOUT = 5.0
 URL_FETCH_LIMIT = 32 * 1024 * 1024
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+LIBRARY_IDENTIFIER = "com.plexapp.plugins.library"  # the provider that owns library items
 
 
 @dataclass
@@ -212,7 +213,15 @@ class PlexRoutes:
         return Response()
 
     def rate(self, req: Request) -> Response:
+        """PUT /:/rate: userRating 0-10, -1 clears.
+
+        PMS needs `identifier` to know which provider owns `key`; plexapi always sends
+        com.plexapp.plugins.library (RatingMixin.rate). Without it a real server answers
+        400, and no other provider holds library items.
+        """
         q = req.query
+        if q.get("identifier") != LIBRARY_IDENTIFIER:
+            raise BadRequestError("identifier")
         try:
             rating = float(q.get("rating", ""))
         except ValueError:

@@ -12,7 +12,8 @@ import random
 import re
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from testbed.stash.store import Store, rfc3339, studio_descendants, tag_descendants
+from testbed.stash.store import (Store, group_descendants, rfc3339, studio_descendants,
+                                  tag_descendants)
 
 SCENE_SORTS = {"id", "title", "date", "rating", "created_at", "updated_at", "path",
                "play_count", "o_counter", "duration", "filesize", "organized", "random",
@@ -98,17 +99,63 @@ def _multi(modifier: str, have: Sequence[int], wanted: List[int],
     raise FilterError("modifier %s not supported for multi criteria" % modifier)
 
 
-def _expand(store: Store, kind: str, crit: Dict[str, Any]) -> Tuple[List[int], List[int]]:
+def _expand_studios(store: Store, crit: Dict[str, Any]) -> Tuple[List[int], List[int]]:
+    """Studio values and excludes, each grown by its child studios down to depth."""
     depth = crit.get("depth") or 0
-    grow = studio_descendants if kind == "studio" else tag_descendants
 
     def each(ids: List[int]) -> List[int]:
         out: List[int] = []
         for i in ids:
-            out.extend(grow(store, i, depth) if depth else [i])
+            out.extend(studio_descendants(store, i, depth) if depth else [i])
         return out
 
     return each(_ids(crit.get("value"))), each(_ids(crit.get("excludes")))
+
+
+def _joined_hierarchical(store: Store, kind: str, have: Sequence[int],
+                         crit: Dict[str, Any]) -> bool:
+    """A scene's tags or groups against a HierarchicalMultiCriterionInput.
+
+    Stash's joinedHierarchicalMultiCriterionHandlerBuilder (pkg/sqlite): each value
+    (and each excludes id) stands for itself plus its descendants down to `depth`
+    (0 or unset: itself only; -1: all levels). INCLUDES needs one value's tree hit,
+    INCLUDES_ALL every value's, EQUALS exactly the values (no depth allowed); EXCLUDES
+    folds the values into excludes; NOT_EQUALS is an error.
+    """
+    mod = crit["modifier"]
+    depth = crit.get("depth") or 0
+    if mod == "EQUALS" and depth:
+        raise FilterError("depth is not supported for equals modifier in hierarchical "
+                          "multi criterion input")
+    if mod == "NOT_EQUALS":
+        raise FilterError("not equals modifier is not supported for hierarchical multi "
+                          "criterion input")
+    if mod == "IS_NULL":
+        return not have
+    if mod == "NOT_NULL":
+        return bool(have)
+    values, excludes = _ids(crit.get("value")), _ids(crit.get("excludes"))
+    if mod == "EXCLUDES":
+        mod, values, excludes = "INCLUDES_ALL", [], excludes + values
+    grow = group_descendants if kind == "group" else tag_descendants
+    owned = set(have)
+
+    def hit(root: int) -> bool:
+        return bool(owned.intersection(grow(store, root, depth)))
+
+    if values:
+        roots = {v for v in values if hit(v)}
+        if mod == "INCLUDES":
+            ok = bool(roots)
+        elif mod == "INCLUDES_ALL":
+            ok = len(roots) == len(values)
+        elif mod == "EQUALS":
+            ok = len(roots) == len(values) and len(have) == len(values)
+        else:
+            raise FilterError("modifier %s not supported for hierarchical criteria" % mod)
+        if not ok:
+            return False
+    return not any(hit(e) for e in excludes)
 
 
 def scene_matches(store: Store, scene: Dict[str, Any], f: Optional[Dict[str, Any]]) -> bool:
@@ -150,18 +197,16 @@ def _criterion(store: Store, scene: Dict[str, Any], key: str, crit: Any) -> bool
     if key == "date":
         return _compare(mod, scene["date"], crit["value"], crit.get("value2"))
     if key == "studios":
-        wanted, excl = _expand(store, "studio", crit)
+        wanted, excl = _expand_studios(store, crit)
         have = [scene["studio_id"]] if scene["studio_id"] is not None else []
         return _multi(mod, have, wanted, excl)
     if key == "tags":
-        wanted, excl = _expand(store, "tag", crit)
-        return _multi(mod, scene["tag_ids"], wanted, excl)
+        return _joined_hierarchical(store, "tag", scene["tag_ids"], crit)
     if key == "performers":
         return _multi(mod, scene["performer_ids"], _ids(crit.get("value")),
                       _ids(crit.get("excludes")))
     if key == "groups":
-        return _multi(mod, [g for g, _ in scene["groups"]], _ids(crit.get("value")),
-                      _ids(crit.get("excludes")))
+        return _joined_hierarchical(store, "group", [g for g, _ in scene["groups"]], crit)
     raise FilterError("scene filter %s is not emulated" % key)
 
 

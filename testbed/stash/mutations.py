@@ -1,10 +1,12 @@
 """Mutation resolvers: scene edits, creations, destruction, settings, plugin runs.
 
 Each scene mutation queues the hook event Stash would fire after its transaction
-commits: the hook type, the scene id, the input as Stash's Go struct marshals it
-(every field of the input type, null when not sent) and the names of the fields the
-client actually sent. The HTTP layer runs those hooks before it answers, because
-Stash makes the mutation wait for every hook process.
+commits: the hook type, the scene id, the input as Stash's Go struct marshals it and
+the names of the fields the client actually sent. Hand-written structs in pkg/models
+(SceneUpdateInput, SceneDestroyInput) marshal every field, null when not sent;
+gqlgen-generated ones (BulkSceneUpdateInput) tag nullable fields `omitempty`, so only
+set values appear. The HTTP layer runs those hooks before it answers, because Stash
+makes the mutation wait for every hook process.
 """
 from __future__ import annotations
 
@@ -40,6 +42,28 @@ def full_input(value: Any, gql_type: Any) -> Any:
         return {name: full_input(value.get(name), fld.type)
                 for name, fld in gql_type.fields.items()}
     return value
+
+
+def omitempty_input(value: Any, gql_type: Any) -> Any:
+    """A coerced input as a gqlgen-generated Go model marshals it.
+
+    gqlgen tags every nullable field `json:",omitempty"`: nil pointers and empty
+    slices vanish; non-null fields and set scalars (even "" or false) stay.
+    """
+    while isinstance(gql_type, GraphQLNonNull):
+        gql_type = gql_type.of_type
+    if isinstance(gql_type, GraphQLList):
+        return [omitempty_input(v, gql_type.of_type) for v in value]
+    if not is_input_object_type(gql_type):
+        return value
+    assert isinstance(gql_type, GraphQLInputObjectType)
+    out = {}
+    for name, fld in gql_type.fields.items():
+        item = value.get(name)
+        if not isinstance(fld.type, GraphQLNonNull) and (item is None or item == []):
+            continue
+        out[name] = omitempty_input(item, fld.type)
+    return out
 
 
 def _queue(info: Any, hook_type: str, scene_id: int, value: Any, type_name: str,
@@ -90,8 +114,12 @@ def scene_fields(given: Dict[str, Any]) -> Dict[str, Any]:
     for key in ("performer_ids", "tag_ids"):
         if key in given:
             out[key] = [int(i) for i in given[key] or []]
+    # Stash prefers groups; the deprecated movies fill them only when groups is absent
+    # (scenePartialFromInput; sceneCreate tests for a non-empty list instead).
     if "groups" in given:
         out["groups"] = [(int(g["group_id"]), g.get("scene_index")) for g in given["groups"] or []]
+    elif "movies" in given:
+        out["groups"] = [(int(m["movie_id"]), m.get("scene_index")) for m in given["movies"] or []]
     if "stash_ids" in given:
         out["stash_ids"] = [{"endpoint": s["endpoint"], "stash_id": s["stash_id"],
                              "updated_at": s.get("updated_at")} for s in given["stash_ids"] or []]
@@ -118,11 +146,15 @@ def scene_update(_root: Any, info: Any, input: Dict[str, Any]):
 
 
 def scenes_update(_root: Any, info: Any, input: List[Dict[str, Any]]):
-    out = []
-    for item in input:
-        scene = _apply_update(info, item)
-        _queue(info, "Scene.Update.Post", scene["id"], item, "SceneUpdateInput", list(item))
-        out.append(scene)
+    """Every scene's hook gets the WHOLE input list; only inputFields is per scene.
+
+    Stash's ScenesUpdate hands `input` (the []*SceneUpdateInput) to ExecutePostHooks
+    for each scene, with that scene's own input map for the field names.
+    """
+    out = [_apply_update(info, item) for item in input]
+    whole = full_input(input, GraphQLList(info.schema.type_map["SceneUpdateInput"]))
+    for scene, item in zip(out, input):
+        info.context.events.append(("Scene.Update.Post", scene["id"], whole, list(item)))
     return out
 
 
@@ -150,18 +182,25 @@ def bulk_scene_update(_root: Any, info: Any, input: Dict[str, Any]):
         fields = scene_fields(given)
         fields["performer_ids"] = _bulk_ids(scene["performer_ids"], input.get("performer_ids"), int)
         fields["tag_ids"] = _bulk_ids(scene["tag_ids"], input.get("tag_ids"), int)
-        fields["urls"] = _bulk_ids(scene["urls"], input.get("urls"), str)
+        # urls wins over the deprecated url, which replaces the list (optionalURLsBulk).
+        if "urls" not in input and "url" in input:
+            fields["urls"] = [input["url"]] if input["url"] else []
+        else:
+            fields["urls"] = _bulk_ids(scene["urls"], input.get("urls"), str)
         current_groups = [g for g, _ in scene["groups"]]
-        wanted = _bulk_ids(current_groups, input.get("group_ids"), int)
+        groups_spec = input.get("group_ids") if "group_ids" in input else input.get("movie_ids")
+        wanted = _bulk_ids(current_groups, groups_spec, int)
         index = dict(scene["groups"])
         fields["groups"] = [(g, index.get(g)) for g in wanted]
         try:
             updated = store.update_scene(scene["id"], **fields)
         except NotFound as exc:
             raise GraphQLError("%s not found" % exc) from exc
-        _queue(info, "Scene.Update.Post", updated["id"], input, "BulkSceneUpdateInput",
-               list(input))
         out.append(updated)
+    # One hook per scene, each with the one bulk input (BulkSceneUpdate in Stash).
+    bulk = omitempty_input(input, info.schema.type_map["BulkSceneUpdateInput"])
+    for updated in out:
+        info.context.events.append(("Scene.Update.Post", updated["id"], bulk, list(input)))
     return out
 
 
@@ -169,8 +208,11 @@ def scene_create(_root: Any, info: Any, input: Dict[str, Any]):
     store = _store(info)
     if input.get("file_ids"):
         raise GraphQLError("emulator cannot assign files by id; use add_scene(files=...)")
+    given = dict(input)
+    if not given.get("groups"):  # sceneCreate: an empty groups list lets movies through
+        given.pop("groups", None)
     try:
-        scene_id = store.add_scene(**scene_fields(input))
+        scene_id = store.add_scene(**scene_fields(given))
     except NotFound as exc:
         raise GraphQLError("%s not found" % exc) from exc
     if input.get("cover_image"):
@@ -236,8 +278,11 @@ def _creator(kind: str):
                 new_id = store.add_tag(name, parent_ids=parents, **args)
             else:
                 studio = args.pop("studio_id", None)
+                related = {key: [int(d["group_id"]) for d in args.pop(field, [])]
+                           for key, field in (("containing_ids", "containing_groups"),
+                                              ("sub_ids", "sub_groups"))}
                 new_id = store.add_group(name, studio_id=int(studio) if studio else None,
-                                         image=bool(image), **args)
+                                         image=bool(image), **related, **args)
         except NotFound as exc:
             raise GraphQLError("%s not found" % exc) from exc
         if image:

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from graphql import GraphQLError, GraphQLSchema, build_schema
 
 from testbed.stash import filters, mutations
-from testbed.stash.store import Store, rfc3339, studio_descendants
+from testbed.stash.store import Store, group_descendants, rfc3339, studio_descendants
 
 
 @dataclass
@@ -224,6 +224,28 @@ def tag_children(rec: Dict[str, Any], info: Any) -> List[Dict[str, Any]]:
         return [dict(t) for t in store.tags.values() if rec["id"] in t["parent_ids"]]
 
 
+def group_containing(rec: Dict[str, Any], info: Any) -> List[Dict[str, Any]]:
+    store = _store(info)
+    with store.lock:
+        return [{"group": dict(store.groups[g]), "description": None}
+                for g in rec.get("containing_ids", []) if g in store.groups]
+
+
+def group_subs(rec: Dict[str, Any], info: Any) -> List[Dict[str, Any]]:
+    store = _store(info)
+    with store.lock:
+        return [{"group": dict(g), "description": None} for g in store.groups.values()
+                if rec["id"] in g.get("containing_ids", [])]
+
+
+def group_scene_count(rec: Dict[str, Any], info: Any, depth: Optional[int] = None) -> int:
+    """Stash counts with the hierarchical groups filter: scenes of sub-groups too."""
+    by = _scenes_by(info, "group")
+    with _store(info).lock:
+        ids = group_descendants(_store(info), rec["id"], depth) if depth else [rec["id"]]
+    return len({s["id"] for i in ids for s in by.get(i, [])})
+
+
 def group_studio(rec: Dict[str, Any], info: Any):
     store = _store(info)
     with store.lock:
@@ -289,12 +311,12 @@ def _resolvers() -> Dict[str, Dict[str, Any]]:
         },
         "Group": {
             "studio": group_studio, "tags": _many("tag", "tag_ids"),
-            "containing_groups": const([]), "sub_groups": const([]),
+            "containing_groups": group_containing, "sub_groups": group_subs,
             "front_image_path": lambda r, i: _image_url(i, "group", r, "frontimage"),
             "back_image_path": lambda r, i: (_image_url(i, "group", r, "backimage",
                                                         "has_back_image")
                                              if r.get("has_back_image") else None),
-            "scene_count": _scene_count("group"), "scenes": _scenes_with("group"),
+            "scene_count": group_scene_count, "scenes": _scenes_with("group"),
         },
     }
 

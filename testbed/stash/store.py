@@ -111,14 +111,23 @@ class Store:
 
     def add_group(self, name: str, studio_id: Optional[int] = None, image: bool = True,
                   back_image: bool = False, created_at: Optional[datetime] = None,
+                  containing_ids: Iterable[int] = (), sub_ids: Iterable[int] = (),
                   **extra: Any) -> int:
+        """containing_ids/sub_ids: Stash's groups_relations rows (containing_id, sub_id)."""
         with self.lock:
+            containing, subs = list(containing_ids), list(sub_ids)
+            missing = [g for g in containing + subs if g not in self.groups]
+            if missing:
+                raise NotFound("group %s" % missing[0])
             rec = self._base("group", created_at)
             rec.update(name=name, studio_id=studio_id, has_image=image,
                        has_back_image=back_image, aliases="", duration=None, date=None,
-                       rating100=None, director="", synopsis="", urls=[], tag_ids=[])
+                       rating100=None, director="", synopsis="", urls=[], tag_ids=[],
+                       containing_ids=containing)
             rec.update(extra)
             self.groups[rec["id"]] = rec
+            for sub in subs:
+                self.groups[sub]["containing_ids"].append(rec["id"])
             return rec["id"]
 
     # -- files and folders -------------------------------------------------------
@@ -317,6 +326,20 @@ def studio_descendants(store: Store, root: int, depth: int) -> List[int]:
     level = 0
     while frontier and (depth < 0 or level < depth):
         frontier = [s["id"] for s in store.studios.values() if s["parent_id"] in frontier]
+        out.extend(frontier)
+        level += 1
+    return out
+
+
+def group_descendants(store: Store, root: int, depth: int) -> List[int]:
+    """root plus its sub-groups down to depth levels (-1: all), via groups_relations."""
+    out = [root]
+    frontier = [root]
+    level = 0
+    while frontier and (depth < 0 or level < depth):
+        frontier = [g["id"] for g in store.groups.values()
+                    if any(c in frontier for c in g.get("containing_ids", ()))]
+        frontier = [g for g in frontier if g not in out]  # a cycle ends the walk
         out.extend(frontier)
         level += 1
     return out

@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 import time
 
+import requests
+
 from testbed.world import STASH_PREFIX, plex_path_of
 from tests.e2e.conftest import lock_intervals, wait_until
 
@@ -150,3 +152,33 @@ def test_thirty_concurrent_hooks_all_sync_with_one_drainer_at_a_time(plugin_env)
             assert holder == pid, f"drainer {pid} released a lock held by {holder} (log line {line})"
             holder = None
     assert holder is None
+
+
+def test_multi_scene_edits_reach_plex_whatever_the_input_shape(plugin_env):
+    """Stash's two multi-scene edits give hooks inputs a single save never does.
+
+    `scenesUpdate` passes the whole input list as each hook's input; `bulkSceneUpdate`
+    passes the one bulk input (ids, BulkUpdateIds...) to the hook of every scene. Both
+    still carry per-scene inputFields. Each scene must be queued and reach Plex.
+    """
+    env = plugin_env
+    a, b, c, d = env.seed(4)
+    listed = {"query": "mutation($i: [SceneUpdateInput!]!) { scenesUpdate(input: $i) { id } }",
+              "variables": {"i": [{"id": a, "title": "Listed A"}, {"id": b, "title": "Listed B"}]}}
+    bulk = {"query": "mutation($i: BulkSceneUpdateInput!) { bulkSceneUpdate(input: $i) { id } }",
+            "variables": {"i": {"ids": [c, d], "title": "Bulk title"}}}
+    for body in (listed, bulk):
+        resp = requests.post(env.stash.graphql_url, json=body, timeout=60)
+        assert resp.status_code == 200 and "errors" not in resp.json(), resp.text
+
+    runs = env.stash.hook_runs
+    assert [r.scene_id for r in runs] == [a, b, c, d]
+    assert all(isinstance(r.input, list) and len(r.input) == 2 for r in runs[:2])
+    assert all(item["movies"] is None for item in runs[0].input)  # deprecated, always there
+    assert all(r.input["ids"] == [str(c), str(d)] for r in runs[2:])
+    for run in runs:
+        assert run.result.error is None and run.result.stray_stderr == [], run.result.logs
+        assert run.result.output["queued"] is True and run.result.output["scene_id"] == run.scene_id
+    wanted = {a: "Listed A", b: "Listed B", c: "Bulk title", d: "Bulk title"}
+    wait_until(lambda: env.titles_in_plex(wanted), 60, "the multi-scene edits to reach Plex")
+    wait_until(lambda: not env.lock_busy() and not env.drainer_pids(), 30, "the drainers to exit")

@@ -78,7 +78,8 @@ SAMPLE_PY = textwrap.dedent('''\
     hook = args.get("hookContext")
     mode = args.get("mode", "")
     if hook is not None:
-        details = ((hook.get("input") or {}).get("details")) or ""
+        given = hook.get("input")  # a list for scenesUpdate, null for creates
+        details = (given.get("details") if isinstance(given, dict) else "") or ""
         log("i", "hook %s for scene %s" % (hook["type"], hook.get("id")))
         if details.startswith("sleep"):
             time.sleep(float(details.split()[1]))

@@ -173,6 +173,21 @@ def test_rate_sets_and_clears_user_rating(plex_server, plex_client):
     assert plex_server.item(rk)["userRating"] is None
 
 
+def test_rate_requires_the_library_identifier(plex_server, plex_client):
+    # plexapi's RatingMixin.rate() sends identifier=com.plexapp.plugins.library; a real
+    # PMS answers 400 without it (it names the provider that owns the key).
+    rk = _movie(plex_server, "Needs identifier")
+    put = plex_client._session.put
+    with pytest.raises(BadRequest, match=r"\(400\)"):
+        plex_client.query("/:/rate?key=%s&rating=6" % rk, method=put)
+    with pytest.raises(BadRequest, match=r"\(400\)"):
+        plex_client.query("/:/rate?key=%s&identifier=com.example.other&rating=6" % rk, method=put)
+    assert plex_server.item(rk)["userRating"] is None
+    plex_client.query("/:/rate?key=%s&identifier=com.plexapp.plugins.library&rating=6" % rk,
+                      method=put)
+    assert plex_server.item(rk)["userRating"] == 6.0
+
+
 def test_multi_get_returns_several_items(plex_server, plex_client):
     keys = [_movie(plex_server, "multi%d" % i) for i in range(3)]
     items = plex_client.fetchItems(keys)

@@ -25,6 +25,20 @@ def test_update_hook_keeps_input_fields():
     assert request.hook.input_fields == ["id", "title"]
 
 
+def test_multi_scene_hook_inputs_still_name_the_scene_and_its_fields():
+    # scenesUpdate hands every hook the whole input list; bulkSceneUpdate the bulk
+    # input; single saves carry the deprecated movies as null. Only id and
+    # inputFields decide what is queued.
+    listed = {"id": 46, "type": "Scene.Update.Post", "inputFields": ["id", "title"],
+              "input": [{"id": "45", "title": "a", "movies": None}, {"id": "46", "title": "b", "movies": None}]}
+    bulk = {"id": 47, "type": "Scene.Update.Post", "inputFields": ["ids", "tag_ids"],
+            "input": {"ids": ["47", "48"], "tag_ids": {"ids": ["3"], "mode": "ADD"}}}
+    for ctx in (listed, bulk):
+        hook = parse_input(doc({"hookContext": ctx})).hook
+        assert hook.scene_id == ctx["id"] and hook.input_fields == ctx["inputFields"]
+    assert parse_input(doc({"hookContext": listed})).hook.input is None  # not a single scene's input
+
+
 def test_create_hook_has_no_input():
     request = parse_input(doc({"hookContext": {"id": "7", "type": "Scene.Create.Post", "input": None}}))
     assert request.hook.scene_id == 7 and request.hook.input_fields is None and request.hook.input is None
