@@ -58,6 +58,21 @@ def kind_of(exc: BaseException, data_dir: "str | None" = None) -> "str | None":
     return None
 
 
+def read_only_words(data_dir: str) -> str:
+    return (f"the data folder {data_dir} cannot be written (read-only or no permission); "
+            f"fix its permissions or set STASH2PLEX_DATA_DIR to a writable folder")
+
+
+def unwritable(data_dir: str) -> "str | None":
+    """Plain words when the data folder cannot be written now, else None.
+
+    Opening the queue file may write nothing (schema current, and a WAL left by a killed
+    drainer lets SQLite read a read-only file), so a read-only folder can look healthy
+    until the next write: ask the file system.
+    """
+    return None if os.access(data_dir, os.W_OK) else read_only_words(data_dir)
+
+
 def plain_words(exc: BaseException, data_dir: str) -> "str | None":
     """What happened and what to do, naming the folder; None when it is not storage trouble."""
     kind = kind_of(exc, data_dir)
@@ -68,8 +83,7 @@ def plain_words(exc: BaseException, data_dir: str) -> "str | None":
     if kind == "full":
         return f"the disk holding {data_dir} is full; free some space there"
     if kind == "read_only":
-        return (f"the data folder {data_dir} cannot be written (read-only or no permission); "
-                f"fix its permissions or set STASH2PLEX_DATA_DIR to a writable folder")
+        return read_only_words(data_dir)
     if kind == "damaged":
         return f"the queue file {where} is damaged; the next drainer moves it aside and starts a new one"
     if kind == "io":

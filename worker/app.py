@@ -62,6 +62,7 @@ class App:
         if self._conn is None:
             try:
                 self._conn = open_db(self.data_dir)
+                self.storage_problem = storage.unwritable(self.data_dir)
             except (sqlite3.Error, OSError) as exc:
                 problem = storage.plain_words(exc, self.data_dir)
                 if storage.kind_of(exc, self.data_dir) != "read_only":

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
+import sys
 
 import pytest
 
@@ -116,6 +117,14 @@ def _save_in_trouble(env, scenes: int, trouble, title: str):
     scene_ids = env.seed(scenes)
     _synced_once(env, scene_ids)
     env.stop_drainers()
+    # The drainer killed above leaves -wal and -shm behind; the hook's failing write would
+    # close the last connection, SQLite would delete them, and the freed pages would take
+    # the spool line. Close cleanly first, as a drainer that exits on its own does, so
+    # that "full" means full for the hook too.
+    tidy = sqlite3.connect(_db(env))
+    tidy.execute("SELECT count(*) FROM meta").fetchone()
+    tidy.close()
+    assert not os.path.exists(_db(env) + "-shm")
     trouble()
     env.stash.update_scene(scene_ids[0], title=title)
     return scene_ids, env.stash.hook_runs[-1].result
@@ -134,6 +143,31 @@ def test_a_full_disk_loses_no_edit(small_disk):
     wait_until(lambda: env.titles_in_plex({scene_ids[0]: "Saved while the disk was full",
                                           scene_ids[2]: "Saved after space was freed"}), 40,
                "both edits to reach Plex once space is free")
+
+
+def _kill_a_writer_mid_wal(env) -> None:
+    """Leave the -wal and -shm files a drainer killed by Stop or a crash leaves behind."""
+    code = ("import os, sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+            "c.execute('PRAGMA journal_mode=WAL'); "
+            "c.execute(\"INSERT OR REPLACE INTO meta (key, value) VALUES ('probe', '1')\"); "
+            "os.kill(os.getpid(), 9)")
+    subprocess.run([sys.executable, "-c", code, _db(env)], capture_output=True)
+    assert os.path.exists(_db(env) + "-wal") and os.path.exists(_db(env) + "-shm")
+
+
+def test_a_read_only_folder_left_by_a_killed_drainer_is_reported(small_disk):
+    env, _fill, _free, read_only, _writable = small_disk
+    scene_ids = env.seed(1)
+    _synced_once(env, scene_ids)
+    env.stop_drainers()
+    _kill_a_writer_mid_wal(env)
+    read_only()
+
+    status = env.task("Queue Status")
+
+    assert status.error is None, status.error
+    assert status.output["synced_scenes"] == 1
+    assert "cannot be written" in status.output["summary"], status.output["summary"]
 
 
 def test_a_read_only_data_folder_says_what_to_run(small_disk):
