@@ -9,6 +9,7 @@ token nor any session cookie reached an output, a log or a file in the data dir.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -16,7 +17,7 @@ import signal
 import sqlite3
 import sys
 import time
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Optional
 
 import pytest
 
@@ -246,9 +247,10 @@ class PluginEnv:
         assert scanned or not os.path.isdir(self.data_dir)
 
 
-@pytest.fixture
-def plugin_env(tmp_path):
-    """Stash and Plex emulators with the repository registered as the Stash2Plex plugin."""
+@contextlib.contextmanager
+def emulated_world(tmp_path, make_env) -> Iterator["PluginEnv"]:
+    """Stash and Plex emulators around the env `make_env(stash, plex, token, config_dir)`
+    builds; teardown ends its drainers, stops both and checks no secret leaked."""
     token = secrets.token_hex(12)
     config_dir = str(tmp_path / "stash-config")
     os.makedirs(config_dir)
@@ -256,8 +258,7 @@ def plugin_env(tmp_path):
     plex = PlexEmulator(token=token).start()
     env = None
     try:
-        stash.register_plugin(ROOT, python=sys.executable)
-        env = PluginEnv(stash, plex, token, config_dir)
+        env = make_env(stash, plex, token, config_dir)
         yield env
     finally:
         try:
@@ -267,6 +268,17 @@ def plugin_env(tmp_path):
             stash.stop()
             plex.stop()
     env.assert_no_secrets()
+
+
+@pytest.fixture
+def plugin_env(tmp_path):
+    """Stash and Plex emulators with the repository registered as the Stash2Plex plugin."""
+    def make(stash, plex, token, config_dir):
+        stash.register_plugin(ROOT, python=sys.executable)
+        return PluginEnv(stash, plex, token, config_dir)
+
+    with emulated_world(tmp_path, make) as env:
+        yield env
 
 
 def lock_intervals(log_text: str) -> List[tuple]:

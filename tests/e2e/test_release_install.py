@@ -10,16 +10,14 @@ queued work and settings live in plugin_data/, outside the plugin folder, and su
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 
 import pytest
 import yaml
 
-from testbed.plex import PlexEmulator
-from testbed.stash import StashEmulator
-from tests.e2e.conftest import PLEX_PREFIX, PLUGIN_ID, SECTION, STASH_PREFIX, PluginEnv
+from tests.e2e.conftest import (PLEX_PREFIX, PLUGIN_ID, SECTION, STASH_PREFIX, PluginEnv,
+                                emulated_world)
 from tests.release_support import (bump_version, clone, commit_all, gql, head_epoch,
                                    run_release, serve_directory, wait_job)
 from tests.support import wait_until
@@ -49,21 +47,8 @@ class InstalledEnv(PluginEnv):
 
 @pytest.fixture
 def world(tmp_path):
-    token = secrets.token_hex(12)
-    config_dir = str(tmp_path / "stash-config")
-    os.makedirs(config_dir)
-    stash = StashEmulator(config_dir=config_dir).start()
-    plex = PlexEmulator(token=token).start()
-    env = InstalledEnv(stash, plex, token, config_dir)
-    try:
+    with emulated_world(tmp_path, InstalledEnv) as env:
         yield env
-    finally:
-        try:
-            env.stop_drainers()
-        finally:
-            stash.stop()
-            plex.stop()
-    env.assert_no_secrets()
 
 
 def release_version(dist):
