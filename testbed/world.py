@@ -99,7 +99,7 @@ class World:
 
     def __init__(self, workdir: str, scenes: int = 0, settings: Optional[Dict[str, Any]] = None,
                  in_plex: bool = True, auth: bool = False, rng_seed: int = 3, token: Optional[str] = None,
-                 python: Optional[str] = None):
+                 python: Optional[str] = None, with_plugin: bool = True):
         self.workdir = workdir
         self.token = token or "plex-" + secrets.token_hex(12)
         self.stash = StashEmulator(config_dir=os.path.join(workdir, "stash-config"), auth=auth).start()
@@ -112,11 +112,12 @@ class World:
         self.section = self.plex.add_section(SECTION, locations=[PLEX_PREFIX])
         self.settings: Dict[str, Any] = {"plex_url": self.plex.url, "plex_token": self.token, "path_map": PATH_MAP}
         self.settings.update(settings or {})
-        self.stash.set_plugin_settings(PLUGIN_ID, dict(self.settings))
-        if python:
-            self.stash.register_plugin(ROOT, python=python)
-        else:
-            self.stash.register_plugin(ROOT)
+        if with_plugin:  # without: a bare Stash, where a test installs the plugin as a user does
+            self.stash.set_plugin_settings(PLUGIN_ID, dict(self.settings))
+            if python:
+                self.stash.register_plugin(ROOT, python=python)
+            else:
+                self.stash.register_plugin(ROOT)
         self.runner = PluginRunner(ROOT, self.stash.server_connection(ROOT))
         self.scene_ids: List[int] = self.seed(scenes, rng_seed=rng_seed, in_plex=in_plex) if scenes else []
 

@@ -11,6 +11,7 @@ through the Python API below, which behaves like edits made in Stash's UI.
 """
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import sys
@@ -23,6 +24,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 from testbed.faults import Faults
 from testbed.runner import RunResult, full_input
 from testbed.stash import seed as seeding
+from testbed.stash.packages import PackageManager
 from testbed.stash.plugins import HookRun, PluginHost, TaskRun, Visited
 from testbed.stash.routes import Gateway
 from testbed.stash.server import LOOPBACK, HTTPService
@@ -77,6 +79,7 @@ class StashEmulator:
         self._on_settings_changed = on_settings_changed
         self._config_dir = config_dir
         self.plugins = PluginHost(self._plugin_connection)
+        self._packages: Optional[PackageManager] = None
         self._gateway = Gateway(self)
         self._http = HTTPService(self._gateway.dispatch, port,
                                  on_down=self.faults.release, on_up=self.faults.rearm)
@@ -242,6 +245,18 @@ class StashEmulator:
     @property
     def task_runs(self) -> Dict[str, TaskRun]:
         return dict(self.plugins.task_runs)
+
+    @property
+    def packages(self) -> PackageManager:
+        """The plugin package manager; it installs into <config dir>/plugins."""
+        if self._packages is None:
+            self._packages = PackageManager(os.path.join(self.config_dir, "plugins"),
+                                            self.reload_plugins, self.next_job_id)
+        return self._packages
+
+    def reload_plugins(self) -> List[str]:
+        """Settings > Plugins > Reload: load what the package manager's folder holds now."""
+        return self.plugins.load_folder(self.packages.plugins_dir)
 
     def fire_hook(self, hook_type: str, scene_id: int, input: Any = None,
                   input_fields: Optional[List[str]] = None) -> List[HookRun]:

@@ -8,6 +8,7 @@ already triggered 10 times for that hook (maxCyclicLoopDepth).
 """
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -75,6 +76,19 @@ class PluginHost:
         self._jobs = 0
         self.hook_runs: List[HookRun] = []
         self.task_runs: Dict[str, TaskRun] = {}
+        self._from_folder: List[str] = []
+
+    def load_folder(self, folder: str, python: Optional[str] = sys.executable) -> List[str]:
+        """Reload the plugins found under `folder` (each folder holding a .yml), as Stash's
+        Reload Plugins does for its plugins path; plugins registered by hand stay."""
+        for plugin_id in self._from_folder:
+            self.unregister(plugin_id)
+        self._from_folder = []
+        for root, dirs, files in os.walk(folder):
+            dirs.sort()
+            if any(name.endswith(".yml") for name in files):
+                self._from_folder.append(self.register(root, python=python))
+        return list(self._from_folder)
 
     def register(self, plugin_dir: str, python: Optional[str] = sys.executable,
                  env: Optional[Dict[str, str]] = None, timeout: float = 60.0) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from graphql import GraphQLError, GraphQLSchema, build_schema
 
-from testbed.stash import filters, mutations
+from testbed.stash import filters, mutations, package_api
 from testbed.stash.store import Store, group_descendants, rfc3339, studio_descendants
 
 
@@ -331,7 +331,7 @@ def schema() -> GraphQLSchema:
     # graphql-core 3.2 calls serialize(); 3.3 calls coerce_output_value().
     for attr in ("serialize", "coerce_output_value"):
         setattr(time_type, attr, to_text)
-    for type_name, fields in _resolvers().items():
+    for type_name, fields in list(_resolvers().items()) + list(package_api.RESOLVERS.items()):
         gql_type = built.type_map[type_name]
         for field_name, fn in fields.items():
             gql_type.fields[field_name].resolve = fn  # type: ignore[attr-defined]

@@ -9,12 +9,13 @@ token nor any session cookie reached an output, a log or a file in the data dir.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import sys
 import time
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Optional
 
 import pytest
 
@@ -43,8 +44,8 @@ def assert_clean_run(result: RunResult) -> None:
 class PluginEnv(World):
     """One test's Stash, Plex, plugin runner and data dir, with helpers to drive them."""
 
-    def __init__(self, workdir: str):
-        super().__init__(workdir, settings={"poll_interval": 0.2}, python=sys.executable)
+    def __init__(self, workdir: str, with_plugin: bool = True):
+        super().__init__(workdir, settings={"poll_interval": 0.2}, python=sys.executable, with_plugin=with_plugin)
         self.results: List[RunResult] = []
         self.extra_secrets: List[str] = []
 
@@ -140,10 +141,9 @@ class PluginEnv(World):
         assert scanned or not os.path.isdir(self.data_dir)
 
 
-@pytest.fixture
-def plugin_env(tmp_path):
-    """Stash and Plex emulators with the repository registered as the Stash2Plex plugin."""
-    env = PluginEnv(str(tmp_path))
+@contextlib.contextmanager
+def torn_down(env: "PluginEnv") -> Iterator["PluginEnv"]:
+    """Yield `env`; then end its drainers, stop both emulators and check no secret leaked."""
     try:
         yield env
     finally:
@@ -152,6 +152,13 @@ def plugin_env(tmp_path):
         finally:
             env.stop()
     env.assert_no_secrets()
+
+
+@pytest.fixture
+def plugin_env(tmp_path):
+    """Stash and Plex emulators with the repository registered as the Stash2Plex plugin."""
+    with torn_down(PluginEnv(str(tmp_path))) as env:
+        yield env
 
 
 def lock_intervals(log_text: str) -> List[tuple]:
