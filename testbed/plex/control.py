@@ -23,7 +23,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from testbed.plex.routes import Request, Response
+from testbed.loopback import Request
+from testbed.plex.routes import Response
 from testbed.plex.store import NotFoundError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only

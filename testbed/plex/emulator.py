@@ -11,15 +11,17 @@ Section ids and ratingKeys are ints (the API also accepts their string forms).
 """
 from __future__ import annotations
 
+import ssl
 import time
 import uuid
 from typing import Any, Callable, Dict, List, Optional
 
 from testbed.faults import Faults
+from testbed.loopback import LOOPBACK, LoopbackServer
+from testbed.plex import app as plex_app
 from testbed.plex import seed as seeding
 from testbed.plex.control import Control
 from testbed.plex.routes import PlexRoutes
-from testbed.plex.server import Listener, PlexApp
 from testbed.plex.store import Store
 from testbed.plex.tls import server_context
 
@@ -34,16 +36,21 @@ class PlexEmulator:
         self.store = Store(clock)
         self.faults = Faults()
         self.routes = PlexRoutes(self.store, self.machine_id, friendly_name)
-        self.app = PlexApp(self.routes, token, self.faults, control=Control(self))
-        self._listener = Listener(self.app, port)
-        self._tls_listener: Optional[Listener] = None
+        self.app = plex_app.PlexApp(self.routes, token, self.faults, control=Control(self))
+        self._listener = self._server_on(port)
+        self._tls_listener: Optional[LoopbackServer] = None
         self._seeded = 0
 
     # -- lifecycle ----------------------------------------------------------------
 
+    def _server_on(self, port: int, tls: Optional[ssl.SSLContext] = None) -> LoopbackServer:
+        return LoopbackServer(self.app, port, name="plex-emulator", software=plex_app.SOFTWARE,
+                              headers=plex_app.HEADERS, idle_timeout=plex_app.IDLE_TIMEOUT,
+                              tls=tls)
+
     def start(self) -> "PlexEmulator":
         self.faults.rearm()
-        self._listener.open()
+        self._listener.start()
         return self
 
     def stop(self) -> None:
@@ -51,9 +58,9 @@ class PlexEmulator:
         self.faults.release()
         listeners = [l for l in (self._listener, self._tls_listener) if l is not None]
         for listener in listeners:
-            listener.close()
+            listener.stop()
         deadline = time.monotonic() + DRAIN_DEADLINE
-        while any(l.tracker.count() for l in listeners) and time.monotonic() < deadline:
+        while any(l.open_connections for l in listeners) and time.monotonic() < deadline:
             time.sleep(0.01)
 
     def __enter__(self) -> "PlexEmulator":
@@ -68,7 +75,7 @@ class PlexEmulator:
 
     @property
     def url(self) -> str:
-        return "http://127.0.0.1:%d" % self._listener.port
+        return "http://%s:%d" % (LOOPBACK, self._listener.port)
 
     def serve_tls(self, cert_path: str, key_path: str, port: int = 0) -> str:
         """Also answer https on a second port, with this certificate; returns its URL.
@@ -77,37 +84,39 @@ class PlexEmulator:
         PMS with "secure connections" enabled or a reverse proxy in front of it.
         """
         if self._tls_listener is None:
-            self._tls_listener = Listener(self.app, port, tls=server_context(cert_path, key_path))
-        self._tls_listener.open()
+            self._tls_listener = self._server_on(port, tls=server_context(cert_path, key_path))
+        self._tls_listener.start()
         return self.tls_url
 
     @property
     def tls_url(self) -> Optional[str]:
-        return None if self._tls_listener is None else "https://127.0.0.1:%d" % self._tls_listener.port
+        if self._tls_listener is None:
+            return None
+        return "https://%s:%d" % (LOOPBACK, self._tls_listener.port)
 
     def go_down(self) -> None:
         """Stop listening and drop open connections: clients get 'connection refused'.
         Held (hung or delayed) responses are let go, as a dead server holds nothing."""
         self.faults.release()
-        self._listener.close()
+        self._listener.stop()
         if self._tls_listener is not None:
-            self._tls_listener.close()
+            self._tls_listener.stop()
 
     def come_up(self) -> None:
         """Listen again on the same port (ports)."""
         self.faults.rearm()
-        self._listener.open()
+        self._listener.start()
         if self._tls_listener is not None:
-            self._tls_listener.open()
+            self._tls_listener.start()
 
     @property
     def open_connections(self) -> int:
         """Client connections currently open (idle keep-alive ones included)."""
-        return self._listener.tracker.count()
+        return self._listener.open_connections
 
     @property
     def is_up(self) -> bool:
-        return self._listener.running
+        return self._listener.is_up
 
     @property
     def token(self) -> str:

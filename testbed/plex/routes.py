@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import re
 import urllib.request
-from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Tuple
 from urllib.parse import urlparse
 
+from testbed import loopback
+from testbed.loopback import Request
 from testbed.plex import xml
 from testbed.plex.edits import EditError
 from testbed.plex.model import TAG_ELEMENTS, Image, image_from_bytes
@@ -25,27 +27,9 @@ LIBRARY_IDENTIFIER = "com.plexapp.plugins.library"  # the provider that owns lib
 
 
 @dataclass
-class Request:
-    method: str
-    path: str
-    pairs: List[Tuple[str, str]]
-    headers: Dict[str, str]
-    body: bytes = b""
-
-    @property
-    def query(self) -> Dict[str, str]:
-        return dict(self.pairs)
-
-    def header(self, name: str) -> Optional[str]:
-        return self.headers.get(name.lower())
-
-
-@dataclass
-class Response:
-    status: int = 200
-    body: bytes = b""
+class Response(loopback.Response):
+    """Plex answers XML unless a route says otherwise."""
     content_type: str = XML_TYPE
-    headers: Dict[str, str] = field(default_factory=dict)
 
 
 class BadRequestError(ValueError):

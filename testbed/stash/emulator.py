@@ -22,12 +22,12 @@ from datetime import datetime
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from testbed.faults import Faults
+from testbed.loopback import LOOPBACK, LoopbackServer
 from testbed.runner import RunResult, full_input
 from testbed.stash import seed as seeding
 from testbed.stash.packages import PackageManager
 from testbed.stash.plugins import HookRun, PluginHost, TaskRun, Visited
 from testbed.stash.routes import Gateway
-from testbed.stash.server import LOOPBACK, HTTPService
 from testbed.stash.store import Store, rfc3339, utc_now
 
 VERSION = {"version": "v0.27.2", "hash": "a1b2c3d4e", "build_time": "2024-11-24 21:05:31"}
@@ -81,29 +81,37 @@ class StashEmulator:
         self.plugins = PluginHost(self._plugin_connection)
         self._packages: Optional[PackageManager] = None
         self._gateway = Gateway(self)
-        self._http = HTTPService(self._gateway.dispatch, port,
-                                 on_down=self.faults.release, on_up=self.faults.rearm)
+        self._http = LoopbackServer(self._gateway.dispatch, port, name="stash-emulator",
+                                    software="StashEmulator/1")
 
     # -- lifecycle -----------------------------------------------------------------
 
     def start(self) -> "StashEmulator":
+        self.faults.rearm()
         self._http.start()
         return self
 
     def stop(self) -> None:
+        # Hung and delayed handlers are let go first, as a dead server holds nothing.
+        self.faults.release()
         self._http.stop()
 
     def go_down(self) -> None:
-        """Refuse connections on the port (Stash stopped or restarting)."""
-        self._http.stop()
+        """Refuse connections on the port and drop open ones (Stash stopped or restarting)."""
+        self.stop()
 
     def come_up(self) -> None:
         """Listen again on the same port."""
-        self._http.start()
+        self.start()
 
     @property
     def is_up(self) -> bool:
         return self._http.is_up
+
+    @property
+    def open_connections(self) -> int:
+        """Client connections currently open (idle keep-alive ones included)."""
+        return self._http.open_connections
 
     def __enter__(self) -> "StashEmulator":
         return self.start()

@@ -12,14 +12,16 @@ import re
 import threading
 import time
 import traceback
+from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import Any, Dict, List, Optional, Tuple
 
 from graphql import (DocumentNode, FieldNode, GraphQLError, OperationDefinitionNode,
                      execute_sync, parse, validate)
 
+from testbed import loopback
+from testbed.loopback import Request
 from testbed.stash.resolvers import RequestContext, schema
-from testbed.stash.server import Request, Response
 
 IMAGE_ROUTES = [
     (re.compile(r"^/scene/(\d+)/screenshot$"), "scene", False),
@@ -29,6 +31,12 @@ IMAGE_ROUTES = [
     (re.compile(r"^/group/(\d+)/frontimage$"), "group", False),
     (re.compile(r"^/group/(\d+)/backimage$"), "group", True),
 ]
+
+
+@dataclass
+class Response(loopback.Response):
+    """Stash answers JSON unless a route says otherwise."""
+    content_type: str = "application/json"
 
 
 def _json(status: int, doc: Any) -> Response:
