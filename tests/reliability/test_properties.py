@@ -36,7 +36,8 @@ from plugin import main as plugin_main
 from plugin.datadir import DATA_DIR_ENV
 from sync_queue import inbox
 from testbed.runner import PluginRunner
-from tests.reliability.conftest import ROOT, unused_port
+from testbed.world import ROOT
+from tests.reliability.conftest import unused_port
 from validation.errors import InvalidMetadata
 from validation.metadata import NAME_CAP, SUMMARY_CAP, PlexMetadata, build_metadata, fingerprint
 from validation.settings import Settings
