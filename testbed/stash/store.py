@@ -319,41 +319,32 @@ def _unique(values: Iterable[int]) -> List[int]:
     return list(seen)
 
 
-def studio_descendants(store: Store, root: int, depth: int) -> List[int]:
-    """root plus children down to depth levels (-1: all), for hierarchical filters."""
+def _walk_down(root: int, depth: int, children: Callable[[List[int]], List[int]]) -> List[int]:
+    """root plus what `children(level)` finds below each level, down to depth levels
+    (-1: all), for Stash's hierarchical filters; an id met twice (a cycle) ends its branch."""
     out = [root]
     frontier = [root]
     level = 0
     while frontier and (depth < 0 or level < depth):
-        frontier = [s["id"] for s in store.studios.values() if s["parent_id"] in frontier]
+        frontier = [c for c in _unique(children(frontier)) if c not in out]
         out.extend(frontier)
         level += 1
     return out
+
+
+def studio_descendants(store: Store, root: int, depth: int) -> List[int]:
+    return _walk_down(root, depth, lambda level: [
+        s["id"] for s in store.studios.values() if s["parent_id"] in level])
 
 
 def group_descendants(store: Store, root: int, depth: int) -> List[int]:
-    """root plus its sub-groups down to depth levels (-1: all), via groups_relations."""
-    out = [root]
-    frontier = [root]
-    level = 0
-    while frontier and (depth < 0 or level < depth):
-        frontier = [g["id"] for g in store.groups.values()
-                    if any(c in frontier for c in g.get("containing_ids", ()))]
-        frontier = [g for g in frontier if g not in out]  # a cycle ends the walk
-        out.extend(frontier)
-        level += 1
-    return out
+    """Sub-groups follow groups_relations (a group's containing_ids)."""
+    return _walk_down(root, depth, lambda level: [
+        g["id"] for g in store.groups.values() if any(c in level for c in g.get("containing_ids", ()))])
 
 
 def tag_descendants(store: Store, root: int, depth: int) -> List[int]:
-    out = [root]
-    frontier = [root]
-    level = 0
-    while frontier and (depth < 0 or level < depth):
-        frontier = [t["id"] for t in store.tags.values()
-                    if any(p in frontier for p in t["parent_ids"])]
-        out.extend(f for f in frontier if f not in out)
-        level += 1
-    return out
+    return _walk_down(root, depth, lambda level: [
+        t["id"] for t in store.tags.values() if any(p in level for p in t["parent_ids"])])
 
 
