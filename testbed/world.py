@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import sqlite3
 import time
 from typing import Any, Dict, Iterable, List, Optional, Set
@@ -67,6 +68,14 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def kill(pid: int) -> None:
+    """kill -9 where there is one (Stash's Stop, a crash); terminate elsewhere."""
+    try:
+        os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+    except OSError:
+        pass
 
 
 def drainer_processes(data_dir: str) -> List[int]:
@@ -237,6 +246,26 @@ class World:
         from worker.lock import DrainLock  # the product's own lock: filelock, same file
 
         return os.path.isdir(self.data_dir) and DrainLock(self.data_dir).is_held_elsewhere()
+
+    def stop_drainers(self, timeout: float = 20.0) -> bool:
+        """Kill every drainer of this data dir until none runs and the lock is free; False on timeout."""
+        deadline = time.monotonic() + timeout
+        # /proc lists a drainer from the moment its hook or task could exit; a heartbeat
+        # appears only once the drainer runs, so without /proc the lock must stay free a while.
+        settle = 0.0 if os.path.isdir("/proc/self") else 1.0
+        quiet_since = None
+        while time.monotonic() < deadline:
+            pids = self.drainer_pids()
+            for pid in pids:
+                kill(pid)
+            if pids or self.lock_busy():
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            if quiet_since is not None and time.monotonic() - quiet_since >= settle:
+                return True
+            time.sleep(0.05)
+        return False
 
     def drainer_log(self) -> str:
         """The detached drainer's log (plugin/logsetup.py), or '' before it wrote one."""

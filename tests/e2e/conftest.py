@@ -12,9 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import signal
 import sys
-import time
 from typing import Any, Dict, Iterable, Iterator, List, Optional
 
 import pytest
@@ -87,29 +85,11 @@ class PluginEnv(World):
         inbox.enqueue(self.data_dir, list(scene_ids), reason="Scene.Update.Post")
 
     # -- cleanup -------------------------------------------------------------------
-    def stop_drainers(self, timeout: float = 20.0) -> None:
-        """End every drainer this test's hooks and tasks started (bounded)."""
-        deadline = time.monotonic() + timeout
-        kill = getattr(signal, "SIGKILL", signal.SIGTERM)
-        # /proc lists a drainer from the moment its hook or task could exit; a heartbeat
-        # appears only once the drainer runs, so without /proc the lock must stay free a while.
-        settle = 0.0 if os.path.isdir("/proc") else 1.0
-        quiet_since = None
-        while time.monotonic() < deadline:
-            pids = self.drainer_pids()
-            for pid in pids:
-                try:
-                    os.kill(pid, kill)
-                except OSError:
-                    pass
-            if pids or self.lock_busy():
-                quiet_since = None
-            elif quiet_since is None:
-                quiet_since = time.monotonic()
-            if quiet_since is not None and time.monotonic() - quiet_since >= settle:
-                return
-            time.sleep(0.05)
-        pytest.fail(f"drainers of {self.data_dir} still running after {timeout:.0f} s")
+    def stop_drainers(self, timeout: float = 20.0) -> bool:
+        """End every drainer this test's hooks and tasks started (bounded); fail the test if one stays."""
+        if not super().stop_drainers(timeout):
+            pytest.fail(f"drainers of {self.data_dir} still running after {timeout:.0f} s")
+        return True
 
     def secrets(self) -> List[str]:
         """The Plex token(s) and every session cookie handed to a plugin process."""

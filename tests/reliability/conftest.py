@@ -30,9 +30,10 @@ from sync_queue.db import migrate
 from sync_queue.store import QueueStore
 from testbed.runner import RunHandle, RunResult
 from testbed.world import HEARTBEAT_FRESH_SECONDS, PLEX_PREFIX, PLUGIN_ID, STASH_PREFIX, World
+from testbed.world import kill as kill_pid
 from tests.support import unused_port, wait_until  # noqa: F401 - re-exported to the tests
 
-__all__ = ["PLEX_PREFIX", "STASH_PREFIX", "unused_port", "wait_until"]
+__all__ = ["PLEX_PREFIX", "STASH_PREFIX", "kill_pid", "unused_port", "wait_until"]
 
 # Small backoffs keep the suite fast; every one of them is a real setting (the breaker
 # ones are internal fields that load_settings accepts like any other).
@@ -51,13 +52,6 @@ HAS_PROC = os.path.isdir("/proc/self")
 
 needs_kill9 = pytest.mark.skipif(not IS_POSIX or not hasattr(signal, "SIGKILL"),
                                  reason="kill -9 needs POSIX signals")
-
-
-def kill_pid(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL if hasattr(signal, "SIGKILL") else signal.SIGTERM)
-    except OSError:
-        pass
 
 
 # -- the testbed ----------------------------------------------------------------------
@@ -164,15 +158,6 @@ class Testbed(World):
             return counts
         return wait_until(idle, timeout, "the queue to drain", interval=0.1)
 
-    def kill_drainers(self, rounds: int = 20) -> None:
-        for _ in range(rounds):
-            pids = self.drainer_pids()
-            if not pids:
-                return
-            for pid in pids:
-                kill_pid(pid)
-            time.sleep(0.1)
-
     # -- secrets -----------------------------------------------------------------------
 
     def all_results(self) -> List[RunResult]:
@@ -235,7 +220,7 @@ class Testbed(World):
                 handle.proc.wait(10)
             except Exception:  # noqa: BLE001 - teardown keeps going
                 pass
-        self.kill_drainers()
+        self.stop_drainers()
         self.stop()
         return self.leaks()
 

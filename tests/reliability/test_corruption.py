@@ -50,7 +50,7 @@ def _queue_edits_while_plex_is_down(tb):
     for sid in edited:
         tb.edit(sid, title=f"Edited before the damage {sid}")
     wait_until(lambda: tb.counts()["pending"] + tb.counts()["deferred"] >= EDITED, 20, "the jobs to be queued")
-    tb.kill_drainers()
+    tb.stop_drainers()
     tb.plex.come_up()
     return edited
 
@@ -97,7 +97,7 @@ def test_a_hook_meeting_a_damaged_file_still_queues_its_scene(make_testbed):
     tb = make_testbed(scenes=SCENES)
     assert tb.run_task("Sync All Scenes").error is None
     tb.wait_idle(30)
-    tb.kill_drainers()  # no process may hold the file open while it is damaged
+    tb.stop_drainers()  # no process may hold the file open while it is damaged
     _damage(tb.db_path, "garbage")
 
     sid = tb.scene_ids[3]

@@ -69,7 +69,7 @@ def test_no_secret_anywhere_after_every_task_and_failure(make_testbed):
     tb.stash.expire_sessions()
     for task in ("Queue Status", "Health Check", "Process Queue"):
         tb.run_task(task)
-    tb.kill_drainers()
+    tb.stop_drainers()
 
     logged = _everything_logged(tb)
     assert "401" in logged or "token" in logged.lower(), "the token failure was never reported"
@@ -86,7 +86,7 @@ def test_obfuscated_paths_never_appear_in_logs(make_testbed):
     assert result.error is None, result.error
     for task in ("Review Dead Letters", "Health Check", "Queue Status"):
         tb.run_task(task)
-    tb.kill_drainers()
+    tb.stop_drainers()
     logged = _everything_logged(tb)
     assert "not in Plex" in logged or "not found" in logged.lower()
     for sid in tb.scene_ids:

@@ -14,6 +14,12 @@ import pytest
 
 from testbed.stash import StashEmulator
 
+# The scene query the conformance tests page and filter with.
+FIND = """query FindScenes($filter: FindFilterType, $scene_filter: SceneFilterType,
+                            $scene_ids: [Int!]) {
+  findScenes(filter: $filter, scene_filter: $scene_filter, scene_ids: $scene_ids) {
+    count scenes { id updated_at } } }"""
+
 SAMPLE_YML = """\
 name: Sample Plugin
 description: Exercises the plugin protocol in tests.
