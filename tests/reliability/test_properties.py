@@ -24,7 +24,6 @@ import os
 import secrets
 import sqlite3
 import sys
-import time
 from typing import Any, Dict, Optional
 
 import pytest
@@ -36,11 +35,12 @@ from plugin import main as plugin_main
 from plugin.datadir import DATA_DIR_ENV
 from sync_queue import inbox
 from testbed.runner import PluginRunner
-from testbed.world import ROOT
+from testbed.world import ROOT, drainer_processes, kill
 from tests.reliability.conftest import unused_port
 from validation.errors import InvalidMetadata
 from validation.metadata import NAME_CAP, SUMMARY_CAP, PlexMetadata, build_metadata, fingerprint
 from validation.settings import Settings
+from worker.lock import DrainLock
 
 FAST = settings(max_examples=100, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -206,14 +206,13 @@ class PluginIO:
         self.conn = {"Scheme": "http", "Host": "127.0.0.1", "Port": stash_port, "Dir": data_dir,
                      "PluginDir": ROOT, "SessionCookie": {"Name": "session", "Value": self.cookie}}
 
-    def keep_drainers_away(self) -> None:
-        """An empty inbox and a fresh heartbeat (of this test process): hooks queue, start no drainer."""
+    def empty_inbox(self) -> None:
+        """Each run starts from an empty inbox, so `queued` sees only its own scene."""
         conn = inbox.connect(self.data_dir)
         try:
             for statement in inbox.HOOK_DDL:
                 conn.execute(statement)
             conn.execute("DELETE FROM inbox")
-            inbox.beat(conn, os.getpid(), time.time())
         finally:
             conn.close()
 
@@ -225,7 +224,7 @@ class PluginIO:
             conn.close()
 
     def run(self, stdin: bytes) -> Dict[str, Any]:
-        self.keep_drainers_away()
+        self.empty_inbox()
         root = logging.getLogger()
         saved = (root.handlers[:], root.level, sys.stdin, sys.stdout, sys.stderr)
         out, err = io.StringIO(), io.StringIO()
@@ -258,7 +257,16 @@ def check_protocol(stdout: str, stderr: str, code: Optional[int]) -> Dict[str, A
 def plugin_io(tmp_path, monkeypatch):
     data_dir = str(tmp_path / "data")
     monkeypatch.setenv(DATA_DIR_ENV, data_dir)  # whatever Dir the input names, data stays here
-    return PluginIO(data_dir, unused_port())
+    # Hooks decide that a drainer lives by its lock: holding it, as a live drainer does,
+    # keeps the hundreds of generated hooks from each starting one.
+    lock = DrainLock(data_dir)
+    assert lock.try_acquire()
+    try:
+        yield PluginIO(data_dir, unused_port())
+    finally:
+        lock.release()
+    for pid in drainer_processes(data_dir):  # none expected; never leave one behind
+        kill(pid)
 
 
 def _hook_doc(ctx: Dict[str, Any]) -> Dict[str, Any]:
@@ -331,7 +339,7 @@ def test_the_real_entry_point_answers_bad_input_in_one_line(plugin_io, stdin):
     env = dict(os.environ)
     env[DATA_DIR_ENV] = plugin_io.data_dir
     runner = PluginRunner(ROOT, plugin_io.conn, env=env)
-    plugin_io.keep_drainers_away()
+    plugin_io.empty_inbox()
     result = runner.run_raw(stdin, timeout=30)
     assert result.stdout_is_json and not result.stray_stderr, (result.raw_stdout, result.stray_stderr)
     assert not result.stdout_held_open and not result.timed_out
