@@ -32,8 +32,20 @@ HOOKS_PER_SCENE = 8
 SLACK = 0.05  # the clocks of two processes, and request timing
 
 
+def _first_edit(tb, scene_id: int) -> float:
+    """When Plex received the scene's first edit (its attempt that succeeded), or infinity."""
+    key = tb.plex.find_by_file(tb.plex_path(scene_id))
+    edits = [e["time"] for e in tb.plex.requests
+             if key is not None and e["method"] == "PUT" and e["query"].get("id") == str(key)]
+    return min(edits, default=float("inf"))
+
+
 def _attempts(tb, scene_ids: List[int]) -> Dict[int, List[float]]:
-    """When each scene was read from Stash for a sync (Sync All's id listing names no scene)."""
+    """When each waiting scene was read from Stash for a sync, up to the attempt that succeeded.
+
+    Sync All's id listing names no scene. Once a scene's edit reached Plex it no longer
+    waits: a later read (Sync All's own job for it, found unchanged) is not a retry.
+    """
     found: Dict[int, List[float]] = defaultdict(list)
     for entry in tb.stash.requests:
         if "findScenes" not in entry["fields"]:
@@ -41,7 +53,7 @@ def _attempts(tb, scene_ids: List[int]) -> Dict[int, List[float]]:
         for sid in (entry.get("variables") or {}).get("scene_ids") or []:
             if int(sid) in scene_ids:
                 found[int(sid)].append(entry["time"])
-    return {sid: sorted(times) for sid, times in found.items()}
+    return {sid: sorted(t for t in times if t < _first_edit(tb, sid)) for sid, times in found.items()}
 
 
 def _too_early(attempts: Dict[int, List[float]]) -> List[str]:
