@@ -32,7 +32,7 @@ import requests
 from bench.emulators import PLACES, Hosted
 from plex import client as plex_client
 from plex.index import PathIndex
-from plex.pathmap import PathMapper
+from validation.pathmap import PathMapper
 from stash.client import StashReader
 from sync_queue.db import open_db
 from testbed.world import PATH_MAP, PLEX_PREFIX, SECTION, STASH_PREFIX

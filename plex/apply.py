@@ -15,7 +15,7 @@ import io
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
 
-from plex.plan import EditPlan
+from mapping.plan import EditPlan
 
 
 @dataclass

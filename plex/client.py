@@ -21,7 +21,7 @@ from plexapi.exceptions import BadRequest, NotFound, Unauthorized
 from plexapi.server import PlexServer
 
 from plex import tls
-from validation.errors import ConfigError, TransientError
+from errors.kinds import ConfigError, TransientError
 
 PRODUCT = "Stash2Plex"
 IDENTIFIER_KEY = "plex_client_identifier"

@@ -25,7 +25,7 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from plex.pathmap import path_key
+from validation.pathmap import path_key
 
 PAGE_SIZE = 1000
 SETTLE_SECONDS = 5

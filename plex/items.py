@@ -11,7 +11,7 @@ from typing import Dict, Iterable, List
 
 from plexapi.exceptions import NotFound
 
-from plex.plan import CurrentItem
+from mapping.plan import CurrentItem
 
 MULTI_GET_CHUNK = 200  # keys per request; keeps the URL short
 

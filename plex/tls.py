@@ -17,7 +17,7 @@ from typing import Optional, Union
 
 import requests
 
-from validation.errors import ConfigError
+from errors.kinds import ConfigError
 from validation.settings import SETTINGS_PAGE
 
 log = logging.getLogger("stash2plex")

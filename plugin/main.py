@@ -28,7 +28,7 @@ def answer(text: str) -> None:
 def main(argv: "list[str]", script: str) -> int:
     raw = read_stdin()
     if DRAIN_FLAG in argv:
-        from plugin import drainer  # deliberately lazy: only the drainer needs the clients
+        from plugin import background_drainer as drainer  # deliberately lazy: only the drainer needs the clients
 
         return drainer.main(raw)
     try:
@@ -75,7 +75,7 @@ def run_task_process(request, data_dir: str, script: str) -> str:
     # Deliberately lazy: keeps plexapi, stashapi and pydantic off the hook path.
     from plugin import spawn
     from tasks.dispatch import TaskFailed, run_task
-    from worker.app import App
+    from worker.composition_root import App
 
     try:
         app = App(request.server_connection, data_dir)

@@ -30,7 +30,7 @@ ZIP_NAME = PLUGIN_ID + ".zip"
 # scripts, CI) stays out of the package.
 ROOT_FILES = {MANIFEST, PLUGIN_ID + ".py", "requirements.txt", "README.md"}
 LICENSE_RE = re.compile(r"^LICENSE(\.[A-Za-z]+)?$")
-PRODUCT_DIRS = {"plugin", "plex", "stash", "sync_queue", "tasks", "validation", "worker", "ui"}
+PRODUCT_DIRS = {"errors", "mapping", "plugin", "plex", "stash", "sync_queue", "tasks", "validation", "worker", "ui"}
 # The zip format's earliest date: entries carry no build-time information.
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 UNIX = 3  # create_system: Go's archive/zip takes the file mode from the Unix attributes

@@ -24,7 +24,7 @@ from requests.adapters import HTTPAdapter
 from stashapi.classes import GQLWrapper
 from stashapi.stashapp import StashInterface
 
-from validation.errors import ConfigError, StashUnavailable
+from errors.kinds import ConfigError, StashUnavailable
 
 log = logging.getLogger("stash2plex.stash")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, List, Optional, Tuple
 
 from sync_queue import inbox, spool
-from validation.errors import TransientError
+from errors.kinds import TransientError
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Union
 
 from sync_queue import db, inbox
-from validation.errors import ErrorKind
+from errors.kinds import ErrorKind
 
 RETRY_REASON = "dead-letter retry"
 _COLUMNS = "id, scene_id, error_kind, message, attempts, failed_at, resolved_at"

@@ -28,7 +28,7 @@ from persistqueue import SQLiteAckQueue
 from persistqueue.exceptions import Empty
 
 from sync_queue import db, spool
-from validation.errors import ErrorKind
+from errors.kinds import ErrorKind
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional
 
-from worker.app import App
+from worker.composition_root import App
 
 
 @dataclass

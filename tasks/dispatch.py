@@ -7,8 +7,8 @@ from typing import Any, Callable, Dict
 
 from tasks import dead_letters, health, process_queue, rebuild_index, reconcile, status, sync_scenes
 from tasks.context import TaskContext
-from validation.errors import SyncError
-from worker.app import App
+from errors.kinds import SyncError
+from worker.composition_root import App
 
 log = logging.getLogger("stash2plex")
 

@@ -13,7 +13,7 @@ import logging
 from typing import Any, Callable, Dict, List
 
 from plex.items import fetch_full
-from plex.pathmap import PathMapper
+from validation.pathmap import PathMapper
 from tasks.context import TaskContext
 from validation.privacy import show_path
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from tasks.context import TaskContext
-from tasks.drain import drain_foreground
+from tasks.foreground_drain import drain_foreground
 
 
 def run(ctx: TaskContext) -> Dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from tasks.context import TaskContext
-from tasks.drain import check_plex
+from tasks.foreground_drain import check_plex
 
 
 def run(ctx: TaskContext) -> Dict[str, Any]:

@@ -17,10 +17,10 @@ import time
 from typing import Any, Dict, List
 
 from plex.items import fetch_full, read_current
-from plex.plan import drift
+from mapping.plan import drift
 from sync_queue import inbox
 from tasks.context import TaskContext
-from tasks.drain import check_plex, drain_foreground
+from tasks.foreground_drain import check_plex, drain_foreground
 
 log = logging.getLogger("stash2plex")
 EXAMPLES = 10

@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional
 
 from sync_queue import inbox
 from tasks.context import TaskContext
-from tasks.drain import check_plex, drain_foreground
+from tasks.foreground_drain import check_plex, drain_foreground
 
 log = logging.getLogger("stash2plex")
 ENQUEUE_CHUNK = 1000

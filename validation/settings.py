@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from validation.errors import ConfigError
+from errors.kinds import ConfigError
 
 PLUGIN_ID = "Stash2Plex"
 SETTINGS_PAGE = "Settings → Plugins → Stash2Plex"

@@ -15,7 +15,7 @@ import time
 from typing import Any, Callable, Optional
 
 from sync_queue import db
-from validation.errors import ErrorKind
+from errors.kinds import ErrorKind
 
 CLOSED = "closed"
 OPEN = "open"

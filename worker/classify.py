@@ -1,6 +1,6 @@
 """The one place an exception becomes an ErrorKind, and a message safe to store.
 
-Our own errors (validation/errors.py) carry their kind. Third-party errors are mapped
+Our own errors (errors/kinds.py) carry their kind. Third-party errors are mapped
 here: plexapi raises BadRequest for every status it has no class for, 429 and 5xx
 included, so its "(NNN)" status prefix decides; requests' connection-level failures are
 transient; a malformed URL is a setting to fix, and so is an https certificate this
@@ -19,7 +19,7 @@ from tenacity import RetryError
 
 from plex.tls import hint as tls_hint
 from plex.tls import tls_problem
-from validation.errors import ErrorKind, SyncError
+from errors.kinds import ErrorKind, SyncError
 
 _STATUS = re.compile(r"^\((\d{3})\)")
 _SECRET_PARAM = re.compile(r"(?i)(x-plex-token|apikey|api_key|token)=([^&\s;'\"]+)")

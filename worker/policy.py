@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Union
 
-from validation.errors import ErrorKind
+from errors.kinds import ErrorKind
 from worker.backoff import full_jitter, half_jitter
 
 

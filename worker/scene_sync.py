@@ -36,12 +36,12 @@ from plex.apply import Applied, apply_plan
 from plex.client import resolve_sections
 from plex.index import PathIndex
 from plex.items import fetch_full, item_files, read_current
-from plex.pathmap import PathMapper, parent_folder, path_key
-from plex.plan import EditPlan, diff
+from validation.pathmap import PathMapper, parent_folder, path_key
+from mapping.plan import EditPlan, diff
 from sync_queue import db
 from sync_queue.sync_state import ItemState, SceneState, SyncState
-from validation.errors import AmbiguousMatch, ConfigError, NotFoundYet, PermanentError, SyncError, TransientError
-from validation.metadata import PlexMetadata, build_metadata, fingerprint
+from errors.kinds import AmbiguousMatch, ConfigError, NotFoundYet, PermanentError, SyncError, TransientError
+from mapping.scene_fields import PlexMetadata, build_metadata, fingerprint
 from validation.privacy import show_path
 from worker.classify import server_unavailable
 from worker.identity import check_server

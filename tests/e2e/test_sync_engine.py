@@ -22,7 +22,7 @@ from sync_queue.db import open_db
 from sync_queue.sync_state import SyncState
 from testbed.plex import PlexEmulator
 from testbed.stash import StashEmulator
-from validation.errors import AmbiguousMatch, ConfigError, ErrorKind, NotFoundYet, PermanentError
+from errors.kinds import AmbiguousMatch, ConfigError, ErrorKind, NotFoundYet, PermanentError
 from validation.settings import Settings
 from worker.classify import classify
 from worker.scene_sync import SceneSyncer, SyncResult

@@ -25,7 +25,7 @@ from sync_queue.sync_state import SceneState, SyncState
 from validation.settings import Settings
 from worker.breaker import CircuitBreaker
 from worker.lock import DrainLock
-from worker.sync_worker import SyncWorker
+from worker.loop import SyncWorker
 
 CTX = multiprocessing.get_context("spawn")  # the start method every OS has
 DEADLINE = 45.0  # seconds any helper process may live

@@ -25,7 +25,7 @@ from tests.reliability.conftest import wait_until
 from worker.scene_sync import EDIT_THREADS
 
 SCENES = 80
-BATCH = 50  # worker.sync_worker batch size: one batch may be in flight when trouble starts
+BATCH = 50  # worker.loop batch size: one batch may be in flight when trouble starts
 
 
 def _start_sync(tb, min_edits: int = 15) -> None:

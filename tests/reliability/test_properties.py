@@ -30,15 +30,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plex.pathmap import PathMapper, parse_path_map, path_key
+from validation.pathmap import PathMapper, parse_path_map, path_key
 from plugin import main as plugin_main
 from plugin.datadir import DATA_DIR_ENV
 from sync_queue import inbox
 from testbed.runner import PluginRunner
 from testbed.world import ROOT, drainer_processes, kill
 from tests.reliability.conftest import unused_port
-from validation.errors import InvalidMetadata
-from validation.metadata import NAME_CAP, SUMMARY_CAP, PlexMetadata, build_metadata, fingerprint
+from errors.kinds import InvalidMetadata
+from mapping.scene_fields import NAME_CAP, SUMMARY_CAP, PlexMetadata, build_metadata, fingerprint
 from validation.settings import Settings
 from worker.lock import DrainLock
 

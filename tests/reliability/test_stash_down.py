@@ -44,7 +44,7 @@ def test_stash_down_while_the_drainer_runs(make_testbed):
     later = tb.scene_ids[30:36]
     _edit(tb, later, "During the outage")  # hooks still queue: no Stash request on that path
     wait_until(lambda: "Stash cannot be reached" in tb.drainer_log(), 30, "the drainer to meet the Stash outage")
-    # It asks again every 2 s (worker/sync_worker.py STASH_RETRY_SECONDS): still there after two asks.
+    # It asks again every 2 s (worker/loop.py STASH_RETRY_SECONDS): still there after two asks.
     holds_for(lambda: tb.live_drainer() == pid, 4.5, "the drainer to stay while Stash is down")
     counts = tb.counts()
     assert counts["pending"] + counts["deferred"] > 0 and counts["dead_letters"] == 0, counts

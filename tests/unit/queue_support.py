@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from validation.settings import Settings
-from validation.errors import ErrorKind
+from errors.kinds import ErrorKind
 
 
 class FakeClock:

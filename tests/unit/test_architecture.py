@@ -1,4 +1,4 @@
-"""Imports run one way: validation ← sync_queue, plex, stash ← worker ← tasks ← plugin.
+"""Imports run one way: errors ← validation ← mapping ← sync_queue, plex, stash ← worker ← tasks ← plugin.
 
 Checked on the source (every import statement, function-level ones included), so a
 cycle or a shortcut shows up here before it shows up as a lazy-import workaround.
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYER = {"validation": 0, "sync_queue": 1, "plex": 1, "stash": 1, "worker": 2, "tasks": 3, "plugin": 4}
+LAYER = {"errors": 0, "validation": 1, "mapping": 2, "sync_queue": 3, "plex": 3, "stash": 3, "worker": 4, "tasks": 5, "plugin": 6}
 HOOK_PATH = ["plugin/main.py", "plugin/hook.py", "plugin/spawn.py", "plugin/protocol.py",
              "plugin/stashlog.py", "plugin/datadir.py", "sync_queue/inbox.py", "sync_queue/spool.py",
              "sync_queue/storage.py"]

@@ -2,7 +2,7 @@ import pytest
 
 from sync_queue.db import open_db
 from tests.unit.queue_support import FakeClock, settings
-from validation.errors import ErrorKind
+from errors.kinds import ErrorKind
 from worker.breaker import CLOSED, HALF_OPEN, OPEN, PROBE_LEASE_SECONDS, CircuitBreaker
 
 T = ErrorKind.TRANSIENT

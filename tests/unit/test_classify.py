@@ -6,7 +6,7 @@ import requests.exceptions as rq
 import tenacity
 from plexapi.exceptions import BadRequest, NotFound, TwoFactorRequired, Unauthorized
 
-from validation.errors import (
+from errors.kinds import (
     AmbiguousMatch,
     ConfigError,
     InvalidMetadata,

@@ -6,10 +6,10 @@ from datetime import date
 
 import pytest
 
-from validation.errors import InvalidMetadata
-from validation.metadata import NAME_CAP, SUMMARY_CAP, build_metadata, fingerprint
+from errors.kinds import InvalidMetadata
+from mapping.scene_fields import NAME_CAP, SUMMARY_CAP, build_metadata, fingerprint
 from validation.settings import Settings
-from validation.text import ELLIPSIS, clean_text
+from mapping.text import ELLIPSIS, clean_text
 
 
 def settings(**kw) -> Settings:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from plex.plan import CurrentItem, EditPlan, desired_values, diff
-from validation.metadata import PlexMetadata, managed_fields
+from mapping.plan import CurrentItem, EditPlan, desired_values, diff
+from mapping.scene_fields import PlexMetadata, managed_fields
 from validation.settings import Settings
 
 ALL_LOCKED = frozenset({"title", "summary", "originallyAvailableAt", "studio", "actor", "genre",

@@ -5,7 +5,7 @@ from sync_queue.db import open_db
 from sync_queue.dead_letters import RETRY_REASON, DeadLetters
 from sync_queue.store import QueueStore
 from tests.unit.queue_support import FakeClock
-from validation.errors import ErrorKind
+from errors.kinds import ErrorKind
 
 DAY = 86400.0
 

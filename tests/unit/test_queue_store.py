@@ -3,7 +3,7 @@ import pytest
 from sync_queue import db, inbox
 from sync_queue.store import DUE_RETRIES_SQL, INBOX_BATCH_SQL, READY_TABLE, Job, QueueStore
 from tests.unit.queue_support import FakeClock
-from validation.errors import ErrorKind
+from errors.kinds import ErrorKind
 
 
 @pytest.fixture

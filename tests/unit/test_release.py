@@ -19,7 +19,7 @@ import yaml
 from tests.release_support import (ROOT, bump_version, clone, commit_all, committed_files,
                                    git, head_epoch, run_release)
 
-PRODUCT_DIRS = ("plugin", "plex", "stash", "sync_queue", "tasks", "validation", "worker", "ui")
+PRODUCT_DIRS = ("errors", "mapping", "plugin", "plex", "stash", "sync_queue", "tasks", "validation", "worker", "ui")
 ROOT_FILES = ("Stash2Plex.yml", "Stash2Plex.py", "requirements.txt", "README.md")
 INDEX_KEYS = {"id", "name", "version", "date", "path", "sha256", "requires", "metadata"}
 

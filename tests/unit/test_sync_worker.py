@@ -11,9 +11,9 @@ from sync_queue.dead_letters import DeadLetters
 from sync_queue.store import READY_TABLE, QueueStore
 from sync_queue.sync_state import SceneState, SyncState
 from tests.unit.queue_support import FakeClock, settings
-from validation.errors import NotFoundYet
+from errors.kinds import NotFoundYet
 from worker.breaker import CLOSED, OPEN, CircuitBreaker
-from worker.sync_worker import POLITE_BATCH, POLITE_SECONDS, SyncWorker
+from worker.loop import POLITE_BATCH, POLITE_SECONDS, SyncWorker
 
 MAX_CYCLES = 5_000
 

@@ -138,7 +138,7 @@ class _Session:
     """One hold of the drain lock: settings, then workers until idle, paused or stopped."""
 
     def __init__(self, launch: Dict[str, Any], log: logging.Logger):
-        from worker.app import App  # deliberately lazy: only the lock holder pays for the clients
+        from worker.composition_root import App  # deliberately lazy: only the lock holder pays for the clients
 
         self.launch = launch
         self.log = log
@@ -151,7 +151,7 @@ class _Session:
 
     def _settings(self):
         """The settings, read from Stash; while Stash cannot be reached, wait and ask again."""
-        from validation.errors import ErrorKind, SyncError
+        from errors.kinds import ErrorKind, SyncError
 
         give_up_at = time.monotonic() + STASH_GONE_SECONDS
         level = logging.WARNING
@@ -167,7 +167,7 @@ class _Session:
 
     def _paused(self, message: str) -> bool:
         """Wait while the settings are wrong; True to try again, False to leave (nothing to do)."""
-        from validation.errors import SyncError
+        from errors.kinds import SyncError
 
         self.log.error("paused: %s", message)
         retry_at = time.monotonic() + CONFIG_RETRY_SECONDS
@@ -203,7 +203,7 @@ class _Session:
     def run(self) -> str:
         """Drain; returns why it ended: idle, replaced, stash_gone, storage or error."""
         from sync_queue import storage
-        from validation.errors import SyncError
+        from errors.kinds import SyncError
         from worker.catch_up import catch_up_missed
 
         stashlog.add_secret((self.launch["server_connection"].get("SessionCookie") or {}).get("Value"))

@@ -23,8 +23,8 @@ from typing import Any, Dict, FrozenSet, List, Optional
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
-from validation.errors import InvalidMetadata
-from validation.text import clean_text, dedupe
+from errors.kinds import InvalidMetadata
+from mapping.text import clean_text, dedupe
 
 NAME_CAP = 255
 SUMMARY_CAP = 4000

@@ -16,7 +16,7 @@ from collections import Counter
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from sync_queue.store import Job, QueueStore
-from validation.errors import ErrorKind, SyncError
+from errors.kinds import ErrorKind, SyncError
 from worker.breaker import CircuitBreaker
 from worker.classify import classify, describe, server_unavailable
 from worker.quick_retry import is_dropped_connection

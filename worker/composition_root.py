@@ -16,20 +16,20 @@ from typing import Any, Callable, Dict, List, Optional
 
 from plex import client as plex_client
 from plex.index import PathIndex
-from plex.pathmap import parse_path_map
+from validation.pathmap import parse_path_map
 from stash.client import StashReader
 from sync_queue import storage
 from sync_queue.db import open_db, open_read_only
 from sync_queue.dead_letters import DeadLetters
 from sync_queue.store import QueueStore
 from sync_queue.sync_state import SyncState
-from validation.errors import ConfigError
+from errors.kinds import ConfigError
 from validation.settings import PLUGIN_ID, SETTINGS_PAGE, Settings, load_settings
 from worker.breaker import CircuitBreaker
 from worker.identity import check_server
 from worker.lock import DrainLock
 from worker.scene_sync import SceneSyncer
-from worker.sync_worker import SyncWorker
+from worker.loop import SyncWorker
 
 log = logging.getLogger("stash2plex")
 

@@ -13,7 +13,7 @@ import time
 from typing import Any, Callable, Dict
 
 from tasks.context import TaskContext, iso_time
-from validation.errors import ConfigError, SyncError, TransientError
+from errors.kinds import ConfigError, SyncError, TransientError
 from validation.settings import SETTINGS_PAGE
 
 log = logging.getLogger("stash2plex")
