@@ -5,6 +5,7 @@ cycle or a shortcut shows up here before it shows up as a lazy-import workaround
 """
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,69 @@ def test_hook_path_modules_import_only_the_standard_library_at_top_level():
             for name in names:
                 top = name.split(".")[0]
                 assert top in stdlib or top in allowed_local, f"{rel} imports {name} at module level"
+
+
+# -- rooms of a readable size ----------------------------------------------------------
+
+MAX_FILE_LINES = 300
+MAX_FUNCTION_LINES = 40
+
+
+def test_no_product_file_is_longer_than_a_reader_holds():
+    long = {str(path.relative_to(ROOT)): n for _, path in _package_files()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_FILE_LINES}
+    assert not long, f"files over {MAX_FILE_LINES} lines: {long}"
+
+
+def test_no_product_function_is_longer_than_a_screen():
+    long = {}
+    for _, path in _package_files():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long[f"{path.relative_to(ROOT)}:{node.name}"] = lines
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {long}"
+
+
+# -- one owner per table ---------------------------------------------------------------
+
+_DDL = re.compile(
+    r"\b(?:CREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)(?:\s+ON\s+(\w+))?"
+    r"|ALTER\s+TABLE\s+(\w+)|DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(\w+))",
+    re.IGNORECASE,
+)
+
+
+def _string_constants(path):
+    """Every string literal of a module, adjacent literals joined (how DDL is written here)."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.value
+
+
+def _tables_defined(path):
+    for text in _string_constants(path):
+        for match in _DDL.finditer(text):
+            name, on_table, altered, dropped = match.groups()
+            if on_table:
+                yield on_table  # an index belongs to its table's owner
+            else:
+                yield name or altered or dropped
+
+
+def test_each_table_has_one_owner_that_writes_its_ddl():
+    owners = {}
+    for _, path in _package_files():
+        for table in set(_tables_defined(path)):
+            owners.setdefault(table.lower(), set()).add(str(path.relative_to(ROOT)))
+    shared = {table: sorted(files) for table, files in owners.items() if len(files) > 1}
+    assert not shared, f"tables whose DDL is written by more than one module: {shared}"
+    # the tables every promise rests on are all found (the check reads what it should)
+    for table in ("inbox", "retry_schedule", "dead_letters", "sync_items", "breaker", "plex_index"):
+        assert table in owners, f"no module creates {table}"
+
+
+def test_the_database_module_writes_no_table_of_its_own():
+    """sync_queue/db.py opens, sets pragmas and runs the owners' migrations; nothing else."""
+    assert not set(_tables_defined(ROOT / "sync_queue" / "db.py"))
