@@ -32,7 +32,7 @@ import requests
 from bench.emulators import PLACES, Hosted
 from plex import client as plex_client
 from plex.index import PathIndex
-from validation.pathmap import PathMapper
+from validation.pathmap import PathMap
 from stash.client import StashReader
 from sync_queue.db import open_db
 from testbed.world import PATH_MAP, PLEX_PREFIX, SECTION, STASH_PREFIX
@@ -51,7 +51,7 @@ def _is_image_or_rating(entry: dict) -> bool:
 def _library(n: int, plex, stash, sid: int) -> List[int]:
     """Seed `n` scenes in Stash and an item for each distinct file in Plex."""
     scenes = stash.seed(n, STASH_PREFIX)
-    mapper = PathMapper(PATH_MAP)
+    mapper = PathMap(PATH_MAP)
     paths = list(dict.fromkeys(mapper.to_plex(path) for _, path in scenes))
     plex.add_movies(sid, paths)
     return [scene_id for scene_id, _ in scenes]

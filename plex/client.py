@@ -115,7 +115,7 @@ def connect(settings, conn: sqlite3.Connection, session: Optional[requests.Sessi
 
 
 # Settings that decide which server is reached and how: a change means a new connection.
-CONNECTION_SETTINGS = ("plex_url", "plex_token", "plex_timeout", "plex_library")
+CONNECTION_SETTINGS = ("plex_url", "plex_token", "plex_timeout", "libraries")
 
 
 def connection_changed(old, new) -> bool:

@@ -13,7 +13,6 @@ import logging
 from typing import Any, Callable, Dict, List
 
 from plex.items import fetch_full
-from validation.pathmap import PathMapper
 from tasks.context import TaskContext
 from validation.privacy import show_path
 
@@ -40,7 +39,7 @@ def _path_sample(ctx: TaskContext) -> str:
         index.build(app.plex(), app.sections())
     else:
         index.refresh(app.plex(), app.sections())
-    mapper = PathMapper(app.settings.path_map)
+    mapper = app.settings.path_map
     ids = list(itertools.islice(app.stash.iter_scene_ids(), SAMPLE_SCENES))
     scenes = app.stash.find_scenes(ids) if ids else {}
     matched, missing = 0, []

@@ -147,12 +147,28 @@ def parent_folder(path: str) -> str:
     return folder
 
 
-class PathMapper:
-    """The `path_map` setting, parsed once; `to_plex` for matching, `to_stash` for messages."""
+class PathMap(str):
+    """The `path_map` setting parsed once: the text as saved, plus its rules.
 
-    def __init__(self, path_map: str):
-        self.rules = parse_path_map(path_map)
-        self._back = reverse_rules(self.rules)
+    A str, so wherever the settings are shown or dumped (the settings fingerprint)
+    the text Stash sent is what appears; `to_plex` for matching, `to_stash` for
+    messages. Building one raises ValueError naming the bad rule; it cannot change.
+    """
+
+    rules: Tuple[Rule, ...]
+    _back: Tuple[Rule, ...]
+
+    def __new__(cls, text: str = "") -> "PathMap":
+        rules = tuple(parse_path_map(text))
+        value = super().__new__(cls, text or "")
+        value.__dict__.update(rules=rules, _back=tuple(reverse_rules(rules)))
+        return value
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("a PathMap cannot change; parse a new one")
+
+    def __repr__(self) -> str:
+        return f"PathMap({str.__repr__(self)})"
 
     def to_plex(self, stash_path: str) -> str:
         return map_path(stash_path, self.rules)

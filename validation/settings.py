@@ -8,17 +8,24 @@ holds the two together).
 
 A bad optional value falls back to its default with a warning instead of disabling
 the plugin; the two settings nothing works without (plex_url, plex_token) raise a
-ConfigError that names the setting and the fix.
+ConfigError that names the setting and the fix, and so does a path_map that cannot be
+read (syncing without the user's map would match no file, or the wrong one).
+
+Text settings that hold a list are parsed here, once: `path_map` becomes a PathMap,
+`plex_library` the tuple `libraries`, `excluded_tags` the frozenset
+`excluded_tag_names`. The text fields keep what Stash sent, so the fingerprint of the
+same saved settings never changes.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Set, Tuple
+from typing import Any, Dict, FrozenSet, List, Tuple
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from errors.kinds import ConfigError
+from validation.pathmap import PathMap
 
 PLUGIN_ID = "Stash2Plex"
 SETTINGS_PAGE = "Settings → Plugins → Stash2Plex"
@@ -37,8 +44,8 @@ class Settings(BaseModel):
     # Connection
     plex_url: str = ""
     plex_token: str = Field("", repr=False)
-    plex_library: str = ""
-    path_map: str = ""
+    plex_library: str = ""  # read as `libraries`
+    path_map: str = PathMap()  # always a PathMap: the text as saved, parsed into rules
     plex_timeout: float = Field(15.0, ge=1, le=300)
     plex_ca_bundle: str = ""  # a PEM file that trusts Plex's certificate; empty: the system's trust store
     plex_skip_tls_verify: bool = False  # for a self-signed local server only
@@ -56,7 +63,7 @@ class Settings(BaseModel):
     skip_poster: bool = False
     sync_background: bool = False
     keep_plex_edits: bool = False
-    excluded_tags: str = ""
+    excluded_tags: str = ""  # read as `excluded_tag_names`
     max_list_items: int = Field(100, ge=1, le=1000)
 
     # Matching
@@ -83,6 +90,14 @@ class Settings(BaseModel):
     breaker_recovery_start: float = Field(10.0, ge=0.1, le=3600)
     breaker_recovery_cap: float = Field(60.0, ge=0.1, le=86400)
 
+    _libraries: Tuple[str, ...] = PrivateAttr(())
+    _excluded_tag_names: FrozenSet[str] = PrivateAttr(frozenset())
+
+    def model_post_init(self, _context: Any) -> None:
+        """Parse the list settings once; readers get the typed values."""
+        self._libraries = _names(self.plex_library)
+        self._excluded_tag_names = frozenset(name.casefold() for name in _names(self.excluded_tags))
+
     @field_validator("plex_url")
     @classmethod
     def _plex_url_shape(cls, value: str) -> str:
@@ -99,13 +114,20 @@ class Settings(BaseModel):
             raise ValueError(f"plex_url has a bad port: {exc}") from None
         return value.rstrip("/")
 
-    @property
-    def libraries(self) -> List[str]:
-        return [name.strip() for name in self.plex_library.split(",") if name.strip()]
+    @field_validator("path_map")
+    @classmethod
+    def _parse_path_map(cls, value: str) -> PathMap:
+        return PathMap(value)  # ValueError names the bad rule
 
     @property
-    def excluded_tag_names(self) -> Set[str]:
-        return {t.strip().casefold() for t in self.excluded_tags.split(",") if t.strip()}
+    def libraries(self) -> Tuple[str, ...]:
+        """The Plex libraries named in plex_library, in the order given; empty: every movie library."""
+        return self._libraries
+
+    @property
+    def excluded_tag_names(self) -> FrozenSet[str]:
+        """The tags named in excluded_tags, casefolded (matching ignores case)."""
+        return self._excluded_tag_names
 
     def require_plex(self) -> None:
         """Raise a ConfigError naming the fix when Plex cannot even be addressed."""
@@ -129,7 +151,13 @@ class Settings(BaseModel):
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
-REQUIRED_FIELDS = ("plex_url",)
+# Bad values that stop syncing instead of falling back: no default could stand in for them.
+NO_FALLBACK_FIELDS = ("plex_url", "path_map")
+
+
+def _names(text: str) -> Tuple[str, ...]:
+    """A comma-separated setting as its non-empty names."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def _coerce(raw: Dict[str, Any]) -> Dict[str, Any]:
@@ -168,7 +196,7 @@ def load_settings(raw: Dict[str, Any]) -> Tuple[Settings, List[str]]:
             for err in exc.errors():
                 name = str(err["loc"][0]) if err["loc"] else "?"
                 reason = err["msg"].replace("Value error, ", "")
-                if name in REQUIRED_FIELDS:
+                if name in NO_FALLBACK_FIELDS:
                     raise ConfigError(f"Setting {name} is invalid: {reason}. Fix it on {SETTINGS_PAGE}.") from None
                 default = Settings.model_fields[name].default if name in Settings.model_fields else None
                 warnings.append(

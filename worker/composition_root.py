@@ -16,15 +16,13 @@ from typing import Any, Callable, Dict, List, Optional
 
 from plex import client as plex_client
 from plex.index import PathIndex
-from validation.pathmap import parse_path_map
 from stash.client import StashReader
 from sync_queue import storage
 from sync_queue.db import open_db, open_read_only
 from sync_queue.dead_letters import DeadLetters
 from sync_queue.store import QueueStore
 from sync_queue.sync_state import SyncState
-from errors.kinds import ConfigError
-from validation.settings import PLUGIN_ID, SETTINGS_PAGE, Settings, load_settings
+from validation.settings import PLUGIN_ID, Settings, load_settings
 from worker.breaker import CircuitBreaker
 from worker.identity import check_server
 from worker.lock import DrainLock
@@ -111,11 +109,7 @@ class App:
 
     def _read_settings(self) -> Settings:
         raw = self.stash.plugin_settings(PLUGIN_ID)
-        settings, warnings = load_settings(raw)
-        try:
-            parse_path_map(settings.path_map)
-        except ValueError as exc:
-            raise ConfigError(f"Setting path_map is invalid: {exc}. Fix it on {SETTINGS_PAGE}.") from None
+        settings, warnings = load_settings(raw)  # a path_map it cannot read raises ConfigError
         for warning in warnings:
             log.warning(warning)
         self.settings_warnings = warnings

@@ -36,11 +36,11 @@ from plex.apply import Applied, apply_plan
 from plex.client import resolve_sections
 from plex.index import PathIndex
 from plex.items import fetch_full, item_files, read_current
-from validation.pathmap import PathMapper, parent_folder, path_key
+from validation.pathmap import parent_folder, path_key
 from mapping.plan import EditPlan, diff
 from sync_queue import db
 from sync_queue.sync_state import ItemState, SceneState, SyncState
-from errors.kinds import AmbiguousMatch, ConfigError, NotFoundYet, PermanentError, SyncError, TransientError
+from errors.kinds import AmbiguousMatch, NotFoundYet, PermanentError, SyncError, TransientError
 from mapping.scene_fields import PlexMetadata, build_metadata, fingerprint
 from validation.privacy import show_path
 from worker.classify import server_unavailable
@@ -110,10 +110,7 @@ class SceneSyncer:
         self.clock = clock
         self.sleep = sleep
         self.edit_threads = max(1, int(edit_threads))
-        try:
-            self.mapper = PathMapper(settings.path_map)
-        except ValueError as exc:
-            raise ConfigError(f"Setting path_map is invalid: {exc}") from None
+        self.mapper = settings.path_map  # parsed (and checked) with the settings
         self.index = PathIndex(conn, clock=clock)
         self.state = SyncState(conn)
         self._server = None

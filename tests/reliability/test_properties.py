@@ -30,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from validation.pathmap import PathMapper, parse_path_map, path_key
+from validation.pathmap import PathMap as PathMapper, parse_path_map, path_key
 from plugin import main as plugin_main
 from plugin.datadir import DATA_DIR_ENV
 from sync_queue import inbox

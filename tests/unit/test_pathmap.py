@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from validation.pathmap import PathMapper, is_windows_path, map_path, parent_folder, parse_path_map, path_key
+from validation.pathmap import PathMap as PathMapper, is_windows_path, map_path, parent_folder, parse_path_map, path_key
 
 
 @pytest.mark.parametrize(
