@@ -1,6 +1,8 @@
 """What one sync must send to Plex: `plan = diff(current, desired, last_written, settings)`.
 
-Pure: it compares plain values, so the rules below are tested as a table.
+Pure: it compares plain values, so the rules below are tested as a table. Which
+fields exist, their Plex names and kinds is the field table's (mapping/fields.py);
+this module holds what each kind compares and sends.
 
 - Stash is the source of truth. A managed field whose Plex value differs from the
   desired one is sent; an empty desired value clears it (the title never is empty:
@@ -19,23 +21,10 @@ Pure: it compares plain values, so the rules below are tested as a table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple
 
-# Our field name → the name Plex uses in edits, locks and <Field name=…>.
-PLEX_FIELD = {
-    "title": "title",
-    "summary": "summary",
-    "originally_available_at": "originallyAvailableAt",
-    "studio": "studio",
-    "actors": "actor",
-    "genres": "genre",
-    "collections": "collection",
-    "poster": "thumb",
-    "background": "art",
-}
-SCALARS = ("title", "summary", "originally_available_at", "studio")
-LISTS = ("actors", "genres", "collections")
-ORDERED_LISTS = frozenset({"actors"})  # Plex shows the cast in the order sent
+from mapping.fields import BY_NAME, DATE, FIELDS, IMAGE, RATING, TAGS, TEXT, Field
+
 RATING_TOLERANCE = 0.05
 
 
@@ -83,35 +72,73 @@ class EditPlan:
 
 def desired_values(desired) -> Dict[str, Any]:
     """The managed values of a PlexMetadata in the plain form `written` stores."""
-    date = desired.originally_available_at
-    values = {
-        "title": desired.title,
-        "summary": desired.summary,
-        "originally_available_at": date.isoformat() if date else "",
-        "studio": desired.studio,
-        "actors": list(desired.actors),
-        "genres": list(desired.genres),
-        "collections": list(desired.collections),
-        "user_rating": desired.user_rating,
-        "poster": desired.poster_url,
-        "background": desired.background_url,
-    }
-    return {name: value for name, value in values.items() if name in desired.managed}
+    values = {}
+    for row in FIELDS:
+        if row.name in desired.managed:
+            values[row.name] = _plain(row, getattr(desired, row.model_attr))
+    return values
 
 
-def _same(name: str, a: Any, b: Any) -> bool:
-    if name == "user_rating":
+def _plain(row: Field, value: Any) -> Any:
+    """A model value as stored: a date as YYYY-MM-DD ('' for none), a list copied."""
+    if row.kind == DATE:
+        return value.isoformat() if value else ""
+    return _copied(row, value)
+
+
+def _copied(row: Field, value: Any) -> Any:
+    return list(value) if row.kind == TAGS else value
+
+
+def same(row: Field, a: Any, b: Any) -> bool:
+    """Whether Plex's value and ours are the same for this field's kind."""
+    if row.kind == RATING:
         if a is None or b is None:
             return a is None and b is None
         return abs(float(a) - float(b)) < RATING_TOLERANCE
-    if name in LISTS:
+    if row.kind == TAGS:
         a, b = list(a or ()), list(b or ())
-        return a == b if name in ORDERED_LISTS else sorted(a) == sorted(b)
+        return a == b if row.ordered else sorted(a) == sorted(b)
     return (a or "").strip() == (b or "").strip()
 
 
-def _user_edited(name: str, now: Any, last_written: Mapping[str, Any], keep: bool) -> bool:
-    return keep and name in last_written and not _same(name, now, last_written[name])
+def _send_text(plan: EditPlan, row: Field, now: Any, value: str) -> None:
+    plan.fields[row.plex] = value
+
+
+def _send_date(plan: EditPlan, row: Field, now: Any, value: str) -> None:
+    plan.fields[row.plex] = value
+    # Plex shows `year` beside the date and does not derive it from an edit.
+    plan.fields["year"] = value[:4]
+
+
+def _send_tags(plan: EditPlan, row: Field, now: Any, value: List[str]) -> None:
+    """The whole list, and what Plex holds beyond it removed explicitly."""
+    plan.tags[row.plex] = list(value)
+    keys = {v.casefold() for v in value}
+    gone = [v for v in now if v.casefold() not in keys]
+    if gone:
+        plan.remove_tags[row.plex] = gone
+
+
+def _send_rating(plan: EditPlan, row: Field, now: Any, value: Optional[float]) -> None:
+    plan.set_rating, plan.rating = True, value
+
+
+SEND: Dict[str, Callable[[EditPlan, Field, Any, Any], None]] = {
+    TEXT: _send_text, DATE: _send_date, TAGS: _send_tags, RATING: _send_rating,
+}
+
+
+def _plan_image(plan: EditPlan, row: Field, current: CurrentItem, url: Optional[str], last: Mapping[str, Any]) -> None:
+    """Lock it; upload when the screenshot URL is not the one we last uploaded from."""
+    if row.plex not in current.locked:
+        plan.lock.add(row.plex)
+    if url and last.get(row.name) != url:
+        setattr(plan, f"upload_{row.name}", True)
+    # The URL is recorded only once the upload succeeded (see apply).
+    if last.get(row.name) == url:
+        plan.written[row.name] = url
 
 
 def diff(current: CurrentItem, desired, last_written: Optional[Mapping[str, Any]], settings) -> EditPlan:
@@ -126,64 +153,22 @@ def diff(current: CurrentItem, desired, last_written: Optional[Mapping[str, Any]
     keep = bool(settings.keep_plex_edits)
     want = desired_values(desired)
     plan = EditPlan()
-
-    for name in SCALARS:
-        if name not in want:
+    for row in FIELDS:
+        if row.name not in want:
             continue
-        plex, now = PLEX_FIELD[name], getattr(current, name)
-        if _user_edited(name, now, last, keep):
-            plan.kept.append(name)
-            plan.written[name] = last[name]
+        if row.kind == IMAGE:
+            _plan_image(plan, row, current, want[row.name], last)
             continue
-        if not _same(name, now, want[name]):
-            plan.fields[plex] = want[name]
-            if name == "originally_available_at":
-                # Plex shows `year` beside the date and does not derive it from an edit.
-                plan.fields["year"] = want[name][:4]
-        elif plex not in current.locked:
-            plan.lock.add(plex)
-        plan.written[name] = want[name]
-
-    for name in LISTS:
-        if name not in want:
+        now = getattr(current, row.name)
+        if keep and row.name in last and not same(row, now, last[row.name]):
+            plan.kept.append(row.name)  # edited in Plex since our last write
+            plan.written[row.name] = _copied(row, last[row.name])
             continue
-        plex, now = PLEX_FIELD[name], list(getattr(current, name))
-        if _user_edited(name, now, last, keep):
-            plan.kept.append(name)
-            plan.written[name] = list(last[name])
-            continue
-        wanted = want[name]
-        if not _same(name, now, wanted):
-            plan.tags[plex] = list(wanted)
-            keys = {v.casefold() for v in wanted}
-            gone = [v for v in now if v.casefold() not in keys]
-            if gone:
-                plan.remove_tags[plex] = gone
-        elif plex not in current.locked:
-            plan.lock.add(plex)
-        plan.written[name] = list(wanted)
-
-    if "user_rating" in want:
-        if _user_edited("user_rating", current.user_rating, last, keep):
-            plan.kept.append("user_rating")
-            plan.written["user_rating"] = last["user_rating"]
-        else:
-            if not _same("user_rating", current.user_rating, want["user_rating"]):
-                plan.set_rating, plan.rating = True, want["user_rating"]
-            plan.written["user_rating"] = want["user_rating"]
-
-    for name in ("poster", "background"):
-        if name not in want:
-            continue
-        plex = PLEX_FIELD[name]
-        if plex not in current.locked:
-            plan.lock.add(plex)
-        url = want[name]
-        if url and last.get(name) != url:
-            setattr(plan, f"upload_{name}", True)
-        # The URL is recorded only once the upload succeeded (see apply).
-        if last.get(name) == url:
-            plan.written[name] = url
+        if not same(row, now, want[row.name]):
+            SEND[row.kind](plan, row, now, want[row.name])
+        elif row.plex and row.plex not in current.locked:
+            plan.lock.add(row.plex)
+        plan.written[row.name] = _copied(row, want[row.name])
     return plan
 
 
@@ -194,20 +179,9 @@ def drift(current: CurrentItem, written: Mapping[str, Any]) -> List[str]:
     a change made in Plex (by a person, or an agent refresh of an unlocked field)
     is only seen by comparing Plex with `written`.
     """
-    values = {
-        "title": current.title,
-        "summary": current.summary,
-        "originally_available_at": current.originally_available_at,
-        "studio": current.studio,
-        "actors": current.actors,
-        "genres": current.genres,
-        "collections": current.collections,
-        "user_rating": current.user_rating,
-    }
-    changed = [name for name, now in values.items() if name in written and not _same(name, now, written[name])]
-    unlocked = [
-        name
-        for name in written
-        if name in PLEX_FIELD and name not in ("poster", "background") and PLEX_FIELD[name] not in current.locked
-    ]
+    changed = [row.name for row in FIELDS if row.kind != IMAGE and row.name in written
+               and not same(row, getattr(current, row.name), written[row.name])]
+    # Images are not checked: CurrentItem holds no image, and apply locks one with every upload.
+    unlocked = [name for name in written if name in BY_NAME and BY_NAME[name].kind != IMAGE
+                and BY_NAME[name].plex and BY_NAME[name].plex not in current.locked]
     return changed + [f"{name} (unlocked)" for name in unlocked if name not in changed]

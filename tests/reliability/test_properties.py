@@ -38,7 +38,8 @@ from testbed.runner import PluginRunner
 from testbed.world import ROOT, drainer_processes, kill
 from tests.reliability.conftest import unused_port
 from errors.kinds import InvalidMetadata
-from mapping.scene_fields import NAME_CAP, SUMMARY_CAP, PlexMetadata, build_metadata, fingerprint
+from mapping.scene_fields import build_metadata, fingerprint
+from validation.scene_metadata import NAME_CAP, SUMMARY_CAP, PlexMetadata
 from validation.settings import Settings
 from worker.lock import DrainLock
 

@@ -7,9 +7,10 @@ from datetime import date
 import pytest
 
 from errors.kinds import InvalidMetadata
-from mapping.scene_fields import NAME_CAP, SUMMARY_CAP, build_metadata, fingerprint
+from mapping.scene_fields import build_metadata, fingerprint
+from validation.scene_metadata import NAME_CAP, SUMMARY_CAP
 from validation.settings import Settings
-from mapping.text import ELLIPSIS, clean_text
+from validation.text import ELLIPSIS, clean_text
 
 
 def settings(**kw) -> Settings:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 from mapping.plan import CurrentItem, EditPlan, desired_values, diff
-from mapping.scene_fields import PlexMetadata, managed_fields
+from mapping.scene_fields import managed_fields
+from validation.scene_metadata import PlexMetadata
 from validation.settings import Settings
 
 ALL_LOCKED = frozenset({"title", "summary", "originallyAvailableAt", "studio", "actor", "genre",
