@@ -69,14 +69,20 @@ def connect(settings, conn: sqlite3.Connection, session: Optional[requests.Sessi
 
     `conn` is the plugin's database, where the client identifier is kept; `session`
     defaults to a new one, which the returned server keeps for every later request.
+    """
+    settings.require_plex()
+    _use_identity(client_identifier(conn))
+    session = tls.apply_verify(session or tls.PlexSession(), settings)
+    return _open_server(settings, session)
+
+
+def _open_server(settings, session: requests.Session) -> PlexServer:
+    """Plex's identity request, every failure turned into the error kind that names the fix.
 
     Connection refused or a timeout is transient (Plex restarting); a rejected token,
     something that is not Plex at that address, an untrusted https certificate or https
     to a plain-http port is a configuration error.
     """
-    settings.require_plex()
-    _use_identity(client_identifier(conn))
-    session = tls.apply_verify(session or tls.PlexSession(), settings)
     where = safe_url(settings.plex_url)
     try:
         return PlexServer(settings.plex_url, settings.plex_token, session=session,
@@ -87,13 +93,7 @@ def connect(settings, conn: sqlite3.Connection, session: Optional[requests.Sessi
             f"plex_token on {SETTINGS_PAGE} (README: 'Finding your Plex token')."
         ) from None
     except (NotFound, BadRequest) as exc:
-        status = str(exc)[:5]
-        if status.startswith(("(5", "(429")):
-            raise TransientError(f"Plex at {where} answered {status.strip('(')}; will retry") from None
-        raise ConfigError(
-            f"The server at {where} answered {status.strip('()')} to Plex's identity request: "
-            f"check plex_url on {SETTINGS_PAGE} (usually http://HOST:32400)."
-        ) from None
+        raise _identity_refused(exc, where) from None
     except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
             requests.exceptions.InvalidURL) as exc:
         raise ConfigError(f"plex_url {where!r} is not a usable URL ({type(exc).__name__}); "
@@ -112,6 +112,17 @@ def connect(settings, conn: sqlite3.Connection, session: Optional[requests.Sessi
     except ParseError:  # an HTML page or garbage instead of Plex's XML
         raise ConfigError(f"The server at {where} is not Plex Media Server (its answer is "
                           f"not Plex XML): check plex_url on {SETTINGS_PAGE}.") from None
+
+
+def _identity_refused(exc: Exception, where: str) -> Exception:
+    """An HTTP error status for the identity request: Plex busy (retry), or not Plex's address."""
+    status = str(exc)[:5]
+    if status.startswith(("(5", "(429")):
+        return TransientError(f"Plex at {where} answered {status.strip('(')}; will retry")
+    return ConfigError(
+        f"The server at {where} answered {status.strip('()')} to Plex's identity request: "
+        f"check plex_url on {SETTINGS_PAGE} (usually http://HOST:32400)."
+    )
 
 
 # Settings that decide which server is reached and how: a change means a new connection.

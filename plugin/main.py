@@ -63,15 +63,14 @@ def main(argv: "list[str]", script: str) -> int:
 
 def run_task_process(request, data_dir: str, script: str) -> str:
     """Run a task button; every expected failure becomes a one-line `error`."""
-    from plugin.logsetup import reconfigure, setup_stash_logging
+    from plugin.logsetup import setup_stash_logging
 
     log = setup_stash_logging()
     from plugin.deps import missing_dependencies_message
 
     problem = missing_dependencies_message(request.server_connection.get("PluginDir") or "")
     if problem:
-        log.error("%s", problem)
-        return reply(error=problem)
+        return _failed(log, problem)
     # Deliberately lazy: keeps plexapi, stashapi and pydantic off the hook path.
     from plugin import spawn
     from tasks.dispatch import TaskFailed, run_task
@@ -80,36 +79,49 @@ def run_task_process(request, data_dir: str, script: str) -> str:
     try:
         app = App(request.server_connection, data_dir)
     except OSError as exc:
-        message = (
-            f"cannot use the data folder {data_dir} ({exc.strerror or exc}); "
-            f"check its permissions or set {DATA_DIR_ENV}"
-        )
-        log.error("%s", message)
-        return reply(error=message)
+        return _failed(log, f"cannot use the data folder {data_dir} ({exc.strerror or exc}); "
+                            f"check its permissions or set {DATA_DIR_ENV}")
     launch = {"script": script, "data_dir": data_dir, "server_connection": request.server_connection}
     try:
-        stashlog.add_secret((request.server_connection.get("SessionCookie") or {}).get("Value"))
-        try:
-            settings = app.settings
-            stashlog.add_secret(settings.plex_token)
-            reconfigure(settings.debug_logging, settings.obfuscate_paths)
-        except Exception:  # noqa: BLE001 - a task like Queue Status works without settings
-            pass
+        _use_settings(app, request.server_connection)
         result = run_task(app, request.mode, request.args, stashlog.progress, lambda: spawn.start_drainer(launch))
         return reply(result)
     except TaskFailed as exc:
-        log.error("%s", exc)
-        return reply(error=str(exc))
+        return _failed(log, str(exc))
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
-        from sync_queue.storage import plain_words
-
-        words = plain_words(exc, data_dir)
-        if words is not None:  # locked, full, read-only, damaged: plain words, not a class name
-            message = f"{words}; every queued job is kept. Run the task again once that is fixed."
-            log.error("%s", message)
-            return reply(error=message)
-        log.error("unexpected error in task %s: %s: %s", request.mode, type(exc).__name__, exc)
-        log.debug("details", exc_info=True)
-        return reply(error=f"unexpected error: {type(exc).__name__}: {exc}")
+        return reply(error=_unexpected(exc, request.mode, data_dir, log))
     finally:
         app.close()
+
+
+def _failed(log, message: str) -> str:
+    log.error("%s", message)
+    return reply(error=message)
+
+
+def _use_settings(app, server_connection: dict) -> None:
+    """Keep the secrets out of every log line and apply the log settings, when they can be read."""
+    from plugin import log_secrets
+    from plugin.logsetup import reconfigure
+
+    log_secrets.hide_connection_secrets(server_connection)
+    try:
+        settings = app.settings
+        log_secrets.hide_setting_secrets(settings)
+        reconfigure(settings.debug_logging, settings.obfuscate_paths)
+    except Exception:  # noqa: BLE001 - a task like Queue Status works without settings
+        pass
+
+
+def _unexpected(exc: Exception, mode: str, data_dir: str, log) -> str:
+    """The one line for a failure no task expected; storage trouble in plain words, not a class name."""
+    from sync_queue.storage import plain_words
+
+    words = plain_words(exc, data_dir)
+    if words is not None:  # locked, full, read-only, damaged
+        message = f"{words}; every queued job is kept. Run the task again once that is fixed."
+        log.error("%s", message)
+        return message
+    log.error("unexpected error in task %s: %s: %s", mode, type(exc).__name__, exc)
+    log.debug("details", exc_info=True)
+    return f"unexpected error: {type(exc).__name__}: {exc}"

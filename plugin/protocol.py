@@ -123,24 +123,27 @@ def parse_input(raw: str) -> PluginInput:
         args = {}
     if not isinstance(args, dict):
         raise ProtocolError("stdin JSON args must be an object")
-    hook = None
     ctx = args.get("hookContext")
-    if ctx is not None:
-        if not isinstance(ctx, dict):
-            raise ProtocolError("args.hookContext must be an object")
-        fields = ctx.get("inputFields")
-        if fields is not None and not (isinstance(fields, list) and all(isinstance(f, str) for f in fields)):
-            raise ProtocolError("hookContext.inputFields must be a list of field names")
-        # A list for scenesUpdate (every scene's input, not this one's); the bulk input
-        # for bulkSceneUpdate. Only id and inputFields are read on the hook path.
-        hook_input = ctx.get("input")
-        hook = HookContext(
-            scene_id=_scene_id(ctx.get("id")),
-            hook_type=str(ctx.get("type") or ""),
-            input_fields=fields,
-            input=hook_input if isinstance(hook_input, dict) else None,
-        )
+    hook = _hook_context(ctx) if ctx is not None else None
     return PluginInput(server_connection=conn, args=args, hook=hook)
+
+
+def _hook_context(ctx: object) -> HookContext:
+    """args.hookContext, present when a hook (not a task button) started the plugin."""
+    if not isinstance(ctx, dict):
+        raise ProtocolError("args.hookContext must be an object")
+    fields = ctx.get("inputFields")
+    if fields is not None and not (isinstance(fields, list) and all(isinstance(f, str) for f in fields)):
+        raise ProtocolError("hookContext.inputFields must be a list of field names")
+    # A list for scenesUpdate (every scene's input, not this one's); the bulk input
+    # for bulkSceneUpdate. Only id and inputFields are read on the hook path.
+    hook_input = ctx.get("input")
+    return HookContext(
+        scene_id=_scene_id(ctx.get("id")),
+        hook_type=str(ctx.get("type") or ""),
+        input_fields=fields,
+        input=hook_input if isinstance(hook_input, dict) else None,
+    )
 
 
 def reply(output: object = None, error: "str | None" = None) -> str:

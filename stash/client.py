@@ -8,7 +8,7 @@ performers, so every read names its fields explicitly (SCENE_FIELDS).
 stashapi reports HTTP failures as a bare `Exception("401 Unauthorized query failed…")`
 after logging them itself, and its session has no timeout. This module gives the
 session a timeout, routes stashapi's log to ours at debug level, and turns failures
-into our error kinds from the HTTP status it records.
+into our error kinds from the HTTP status it records (stash/failures.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
+from typing import Any, Dict, Iterable, Iterator, Optional, Union
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -25,6 +25,7 @@ from stashapi.classes import GQLWrapper
 from stashapi.stashapp import StashInterface
 
 from errors.kinds import ConfigError, StashUnavailable
+from stash.failures import GraphQLError, from_stashapi
 
 log = logging.getLogger("stash2plex.stash")
 
@@ -54,10 +55,6 @@ query Stash2PlexScenes($filter: FindFilterType, $scene_filter: SceneFilterType, 
 
 
 _MISSING_SCENE = re.compile(r"scene with id (\d+) not found")
-
-
-class GraphQLError(RuntimeError):
-    """Stash answered the query with GraphQL errors (their messages are the text)."""
 
 
 class _TimeoutAdapter(HTTPAdapter):
@@ -138,7 +135,7 @@ class StashReader:
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
             raise StashUnavailable(f"cannot reach Stash at {where} ({type(exc).__name__})") from exc
         except Exception as exc:
-            raise _from_stashapi(exc, None, where) from None
+            raise from_stashapi(exc, None, where) from None
         return cls(iface, scheme, host, port)
 
     # -- server ----------------------------------------------------------------
@@ -254,48 +251,10 @@ class StashReader:
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
             raise StashUnavailable(f"cannot reach Stash at {self.base} ({type(exc).__name__})") from exc
         except Exception as exc:
-            raise _from_stashapi(exc, self._last, self.base) from None
+            raise from_stashapi(exc, self._last, self.base) from None
 
 
 def _since(updated_since) -> dict:
     if updated_since is None:
         return {}
     return {"updated_at": {"value": rfc3339(updated_since), "modifier": "GREATER_THAN"}}
-
-
-def _graphql_errors(response: Optional[requests.Response]) -> List[dict]:
-    if response is None:
-        return []
-    try:
-        errors = response.json().get("errors") or []
-    except ValueError:
-        return []
-    return [e for e in errors if isinstance(e, dict)]
-
-
-def _from_stashapi(exc: Exception, response: Optional[requests.Response], where: str) -> Exception:
-    """Our error kind for what stashapi raised (it logs, then raises a bare Exception
-    whose text starts with the HTTP status)."""
-    if response is not None:
-        status: Optional[int] = response.status_code
-    else:
-        head = str(exc).split(" ", 1)[0]
-        status = int(head) if head.isdigit() else None
-    if status in (401, 403):
-        return ConfigError(
-            f"Stash rejected the plugin's session ({status}) at {where}: with authentication on, "
-            "run the plugin from Stash (it passes a fresh session) or check Stash's API key settings."
-        )
-    if status == 429 or (status or 0) >= 500:
-        return StashUnavailable(f"Stash at {where} answered {status}; will retry")
-    if status is not None and status != 200:
-        return ConfigError(f"Stash at {where} answered {status}: check that this is Stash's address")
-    errors = _graphql_errors(response)
-    messages = "; ".join(str(e.get("message", ""))[:200] for e in errors) or str(exc)[:200]
-    if "database is locked" in messages.lower():
-        return StashUnavailable(f"Stash's database is busy ({messages}); will retry")
-    codes = {str((e.get("extensions") or {}).get("code", "")) for e in errors}
-    if "GRAPHQL_VALIDATION_FAILED" in codes:
-        return ConfigError(f"Stash rejected Stash2Plex's query ({messages}); this Stash version may "
-                           "be too old: update Stash.")
-    return GraphQLError(f"Stash GraphQL query failed: {messages}")

@@ -152,44 +152,60 @@ def drain_foreground(ctx: TaskContext, progress_from: float = 0.0) -> Dict[str, 
         bar(1.0)
         return _left_to_background(app.store.counts(time.time()), why)
     try:
-        store = app.store
-        store.resume_unacked()
-        total = max(1, work_left(store.counts(time.time())))
-
-        def on_progress(done: int, _total: int, _summary: Dict[str, Any]) -> None:
-            bar(min(0.99, done / max(total, done + 1)))
-
-        worker = app.make_worker(
-            idle_grace=FOREGROUND_IDLE_GRACE, retry_horizon=FOREGROUND_RETRY_HORIZON, on_progress=on_progress
-        )
-        outage = False
-        worker.start()
-        while worker.is_alive():
-            worker.join(0.5)
-            if not outage and _plex_went_away(worker):
-                outage = True
-                worker.stop()  # it would hold the task open for as long as Plex stays down
-        summary = worker.summary()
+        worker, summary, outage = _drain_holding_lock(app, bar)
     finally:
         lock.release()
     counts = app.store.counts(time.time())
-    if summary.get("stopped_reason") == "config":
-        raise ConfigError(str(summary.get("config_error")))
-    if summary.get("stopped_reason") == "error":
-        raise SyncError(f"the sync stopped on an unexpected error ({worker.error!r}); every job is kept")
-    if outage:
-        ctx.start_drainer()  # it honours the open circuit and probes until Plex is back
-        raise TransientError(
-            f"Plex at {app.settings.plex_url} stopped answering during the run after {summary.get('synced', 0)} "
-            f"scenes; the other {work_left(counts) + int(counts.get('deferred', 0))} jobs are kept and the "
-            f"background drainer syncs them when Plex is back"
-        )
+    _raise_if_cut_short(ctx, summary, worker.error, outage, counts)
     app.store.clear_config_error()
     # Read after the lock is released: a save that slipped in after the worker's last look
     # (its own drainer found our lock and left) is seen here and gets a drainer.
     if int(counts.get("deferred", 0)) > 0 or work_left(counts) > 0:
         ctx.start_drainer()  # waiting retries are the background drainer's job
     bar(1.0)
+    return _finished(summary, counts)
+
+
+def _drain_holding_lock(app, bar: ProgressBar) -> "tuple[Any, Dict[str, Any], bool]":
+    """One worker over the queue: (the worker, its summary, whether Plex went away under it)."""
+    store = app.store
+    store.resume_unacked()
+    total = max(1, work_left(store.counts(time.time())))
+
+    def on_progress(done: int, _total: int, _summary: Dict[str, Any]) -> None:
+        bar(min(0.99, done / max(total, done + 1)))
+
+    worker = app.make_worker(
+        idle_grace=FOREGROUND_IDLE_GRACE, retry_horizon=FOREGROUND_RETRY_HORIZON, on_progress=on_progress
+    )
+    outage = False
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.5)
+        if not outage and _plex_went_away(worker):
+            outage = True
+            worker.stop()  # it would hold the task open for as long as Plex stays down
+    return worker, worker.summary(), outage
+
+
+def _raise_if_cut_short(ctx: TaskContext, summary: Dict[str, Any], error: Any, outage: bool,
+                        counts: Dict[str, Any]) -> None:
+    """A run that did not drain to the end fails the task, saying why; every job is kept."""
+    if summary.get("stopped_reason") == "config":
+        raise ConfigError(str(summary.get("config_error")))
+    if summary.get("stopped_reason") == "error":
+        raise SyncError(f"the sync stopped on an unexpected error ({error!r}); every job is kept")
+    if outage:
+        ctx.start_drainer()  # it honours the open circuit and probes until Plex is back
+        raise TransientError(
+            f"Plex at {ctx.app.settings.plex_url} stopped answering during the run after {summary.get('synced', 0)} "
+            f"scenes; the other {work_left(counts) + int(counts.get('deferred', 0))} jobs are kept and the "
+            f"background drainer syncs them when Plex is back"
+        )
+
+
+def _finished(summary: Dict[str, Any], counts: Dict[str, Any]) -> Dict[str, Any]:
+    """The task's reply after a drain that reached its end."""
     result = dict(summary)
     result["counts"] = counts
     result["summary"] = (

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Dict, List
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Set
 
 from plex.items import fetch_full, read_current
 from mapping.plan import drift
@@ -26,60 +27,86 @@ log = logging.getLogger("stash2plex")
 EXAMPLES = 10
 
 
+@dataclass
+class Findings:
+    """What the read-back found: scene ids by what became of their Plex items."""
+
+    keep_plex_edits: bool
+    checked: int = 0
+    missing: Set[int] = field(default_factory=set)
+    drifted: Set[int] = field(default_factory=set)
+    kept: Set[int] = field(default_factory=set)
+    gone: List[str] = field(default_factory=list)  # Plex keys that no longer hold an item
+    examples: List[Dict[str, Any]] = field(default_factory=list)
+
+    def compare(self, record, item) -> None:
+        """One synced item against what was written to it (`item` None: Plex has no such key)."""
+        if item is None:
+            # Deleted, or re-added under a new key: the scene's match is looked up
+            # again from Plex when it syncs, not from this record.
+            self.missing.add(record.scene_id)
+            self.gone.append(record.rating_key)
+            return
+        fields = drift(read_current(item), record.written)
+        values_changed = [f for f in fields if not f.endswith("(unlocked)")]
+        if not fields:
+            return
+        if self.keep_plex_edits and values_changed and len(values_changed) == len(fields):
+            self.kept.add(record.scene_id)
+            return
+        self.drifted.add(record.scene_id)
+        if len(self.examples) < EXAMPLES:
+            self.examples.append({"scene_id": record.scene_id, "plex_key": record.rating_key, "fields": fields})
+
+
 def run(ctx: TaskContext) -> Dict[str, Any]:
     check_plex(ctx)
-    app = ctx.app
-    keep = app.settings.keep_plex_edits
-    state = app.sync_state
-    total = max(1, state.item_count())
-    checked, missing, drifted, kept = 0, set(), set(), set()
-    gone: List[str] = []
-    examples: List[Dict[str, Any]] = []
-    for chunk in state.iter_items():
-        items = fetch_full(app.plex(), [int(i.rating_key) for i in chunk])
-        for record in chunk:
-            item = items.get(int(record.rating_key))
-            if item is None:
-                # Deleted, or re-added under a new key: the scene's match is looked up
-                # again from Plex when it syncs, not from this record.
-                missing.add(record.scene_id)
-                gone.append(record.rating_key)
-                continue
-            fields = drift(read_current(item), record.written)
-            values_changed = [f for f in fields if not f.endswith("(unlocked)")]
-            if not fields:
-                continue
-            if keep and values_changed and len(values_changed) == len(fields):
-                kept.add(record.scene_id)
-                continue
-            drifted.add(record.scene_id)
-            if len(examples) < EXAMPLES:
-                examples.append({"scene_id": record.scene_id, "plex_key": record.rating_key, "fields": fields})
-        checked += len(chunk)
-        ctx.progress(min(0.5, 0.5 * checked / total))
-    if gone:
-        app.index.forget(gone)
-        state.forget_keys(gone)
-    queue = sorted(drifted | missing)
-    if queue:
-        state.invalidate(queue)
-        inbox.enqueue(app.data_dir, queue, reason="reconcile", now=time.time())
-    for example in examples:
+    keep = ctx.app.settings.keep_plex_edits
+    found = _read_back(ctx, Findings(keep_plex_edits=keep))
+    queue = _forget_and_queue(ctx.app, found)
+    for example in found.examples:
         log.info("scene %s drifted in Plex (item %s): %s", example["scene_id"], example["plex_key"],
                  ", ".join(example["fields"]))
     result: Dict[str, Any] = {
-        "checked": checked,
-        "drifted": len(drifted),
-        "missing_in_plex": len(missing),
-        "kept_plex_edits": len(kept - drifted),
-        "examples": examples,
+        "checked": found.checked,
+        "drifted": len(found.drifted),
+        "missing_in_plex": len(found.missing),
+        "kept_plex_edits": len(found.kept - found.drifted),
+        "examples": found.examples,
     }
     if queue:
         result["sync"] = drain_foreground(ctx, progress_from=0.5)  # the read-back showed 0 to 0.5
     ctx.progress(1.0)
     result["summary"] = (
-        f"checked {checked} Plex items: {len(drifted)} drifted, {len(missing)} missing in Plex"
-        + (f", {len(kept - drifted)} kept as edited in Plex" if keep else "")
+        f"checked {found.checked} Plex items: {len(found.drifted)} drifted, {len(found.missing)} missing in Plex"
+        + (f", {len(found.kept - found.drifted)} kept as edited in Plex" if keep else "")
         + (f"; re-synced: {result['sync']['summary']}" if queue else "")
     )
     return result
+
+
+def _read_back(ctx: TaskContext, found: Findings) -> Findings:
+    """Every synced item read back from Plex, many per request; the bar goes from 0 to 0.5."""
+    app = ctx.app
+    state = app.sync_state
+    total = max(1, state.item_count())
+    for chunk in state.iter_items():
+        items = fetch_full(app.plex(), [int(i.rating_key) for i in chunk])
+        for record in chunk:
+            found.compare(record, items.get(int(record.rating_key)))
+        found.checked += len(chunk)
+        ctx.progress(min(0.5, 0.5 * found.checked / total))
+    return found
+
+
+def _forget_and_queue(app, found: Findings) -> List[int]:
+    """Drop the keys Plex no longer has, then queue the scenes to sync again; their ids."""
+    state = app.sync_state
+    if found.gone:
+        app.index.forget(found.gone)
+        state.forget_keys(found.gone)
+    queue = sorted(found.drifted | found.missing)
+    if queue:
+        state.invalidate(queue)
+        inbox.enqueue(app.data_dir, queue, reason="reconcile", now=time.time())
+    return queue

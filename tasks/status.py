@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from typing import Any, Dict
+from typing import Any, Dict, Iterator, Optional
 
 from sync_queue import db, inbox, spool
 from tasks.context import TaskContext, iso_time
@@ -17,15 +17,26 @@ from worker.identity import server_status
 
 def run(ctx: TaskContext) -> Dict[str, Any]:
     app = ctx.app
-    now = time.time()
-    counts = app.store.counts(now)
+    result = _figures(app)
+    result["summary"] = _headline(result)
+    missed = spool.first_missed(app.data_dir)
+    result["missed_since"] = iso_time(missed)
+    if app.storage_problem:
+        result["storage_problem"] = app.storage_problem
+    result["summary"] += "".join(_notes(app, result, missed))
+    return result
+
+
+def _figures(app) -> Dict[str, Any]:
+    """Every figure Queue Status shows, read from the SQLite file alone."""
+    counts = app.store.counts(time.time())
     try:
         breaker = app.breaker().snapshot()
     except sqlite3.Error:  # a read-only folder: the breaker row cannot be created
         breaker = {"state": "unknown"}
     index = app.index.stats()
     drainer_alive = inbox.drainer_running(app.data_dir)
-    result: Dict[str, Any] = {
+    return {
         "pending": int(counts.get("pending", 0)),
         "in_flight": int(counts.get("in_flight", 0)),
         "deferred": int(counts.get("deferred", 0)),
@@ -42,28 +53,31 @@ def run(ctx: TaskContext) -> Dict[str, Any]:
         "data_dir": app.data_dir,
         "plex_server": server_status(app.conn),
     }
-    result["summary"] = (
+
+
+def _headline(result: Dict[str, Any]) -> str:
+    """The counts in one line."""
+    return (
         f"queued {result['pending']}, waiting {result['deferred']}"
         + (f" (next retry {result['next_retry_at']})" if result["next_retry_at"] else "")
-        + f", dead letters {result['dead_letters']}, breaker {breaker.get('state', '?')}, "
-        f"drainer {'running' if drainer_alive else 'idle'}, index {index.get('size', 0)} files"
+        + f", dead letters {result['dead_letters']}, breaker {result['breaker'].get('state', '?')}, "
+        f"drainer {'running' if result['drainer_alive'] else 'idle'}, index {result['index'].get('size', 0)} files"
     )
-    missed = spool.first_missed(app.data_dir)
-    result["missed_since"] = iso_time(missed)
+
+
+def _notes(app, result: Dict[str, Any], missed: Optional[float]) -> Iterator[str]:
+    """What else needs saying after the counts: edits not queued yet, storage, server change, pause."""
     if missed:
-        result["summary"] += (f"; edits made since {result['missed_since']} could not be queued (disk full): "
-                              f"the drainer catches up once it runs, or run Sync Recent Scenes")
+        yield (f"; edits made since {result['missed_since']} could not be queued (disk full): "
+               f"the drainer catches up once it runs, or run Sync Recent Scenes")
     if spool.has_spooled(app.conn, app.data_dir):
-        result["summary"] += "; some edits wait in the spool until the queue file takes writes again"
+        yield "; some edits wait in the spool until the queue file takes writes again"
     if app.storage_problem:
-        result["storage_problem"] = app.storage_problem
-        result["summary"] += f"; {app.storage_problem}"
+        yield f"; {app.storage_problem}"
     change = result["plex_server"]["last_change"]
     if change:
-        result["summary"] += (
-            f"; on {iso_time(change['at'])} Stash2Plex found another Plex server "
-            f"({change.get('new_name') or change['new']}, was {change.get('old_name') or change['old']}): "
-            f"the old index and sync state were dropped and {change['requeued']} scenes queued again")
+        yield (f"; on {iso_time(change['at'])} Stash2Plex found another Plex server "
+               f"({change.get('new_name') or change['new']}, was {change.get('old_name') or change['old']}): "
+               f"the old index and sync state were dropped and {change['requeued']} scenes queued again")
     if result["last_config_error"]:
-        result["summary"] += f"; paused by a settings problem: {result['last_config_error'].get('message')}"
-    return result
+        yield f"; paused by a settings problem: {result['last_config_error'].get('message')}"
