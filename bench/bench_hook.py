@@ -49,7 +49,7 @@ def run(table: Table) -> None:
     try:
         data_dir = os.path.join(tmp, "plugin_data", "Stash2Plex")
         os.makedirs(data_dir)
-        from sync_queue.db import open_db
+        from worker.database import open_db
 
         open_db(data_dir).close()  # the schema a drainer would have created
         fresh = []

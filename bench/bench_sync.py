@@ -34,7 +34,7 @@ from plex import client as plex_client
 from plex.index import PathIndex
 from validation.pathmap import PathMap
 from stash.client import StashReader
-from sync_queue.db import open_db
+from worker.database import open_db
 from testbed.world import PATH_MAP, PLEX_PREFIX, SECTION, STASH_PREFIX
 from validation.settings import Settings
 from worker.scene_sync import EDIT_THREADS, SceneSyncer

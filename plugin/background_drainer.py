@@ -43,7 +43,7 @@ def _take_lock(lock) -> bool:
 def _work_waiting(data_dir: str) -> bool:
     """Anything queued, scheduled or spooled in the file at the path now (fresh connection)."""
     from sync_queue import spool
-    from sync_queue.db import open_db
+    from worker.database import open_db
     from sync_queue.store import QueueStore
 
     if spool.first_missed(data_dir) is not None:

@@ -1,8 +1,13 @@
-"""Open the one SQLite file that holds all durable state; own its schema and its versions.
+"""Open the one SQLite file that holds all durable state and run its owners' migrations.
 
 Every table lives in `<data_dir>/stash2plex.sqlite3`, so one WAL journal orders every
 state move, and a backup is one file. A damaged file is moved aside, reported in meta
 and replaced, never silently reused (promise 10).
+
+The tables are not declared here: the module that reads and writes a table declares
+its `SCHEMA`, and whoever opens the file names the owners it needs (worker/database.py
+names them all). Each owner's version is kept in meta, so opening with a few owners
+never disturbs the others.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
 
 from sync_queue import inbox, spool
 from errors.kinds import TransientError
@@ -23,95 +28,23 @@ log = logging.getLogger(__name__)
 
 DB_FILE_NAME = inbox.DB_FILE_NAME
 
-CORE_DDL: Tuple[str, ...] = (
-    "CREATE TABLE IF NOT EXISTS retry_schedule ("
-    " scene_id INTEGER PRIMARY KEY,"
-    " attempts INTEGER NOT NULL,"
-    " not_before REAL NOT NULL,"
-    " error_kind TEXT,"
-    " last_error TEXT,"
-    " first_failed_at REAL)",
-    # promote() asks for due rows through this index, so 10,000 waiting rows cost nothing.
-    "CREATE INDEX IF NOT EXISTS retry_schedule_not_before ON retry_schedule (not_before)",
-    "CREATE TABLE IF NOT EXISTS dead_letters ("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " scene_id INTEGER NOT NULL,"
-    " error_kind TEXT,"
-    " message TEXT,"
-    " attempts INTEGER,"
-    " failed_at REAL NOT NULL,"
-    " resolved_at REAL NULL)",
-    "CREATE INDEX IF NOT EXISTS dead_letters_scene ON dead_letters (scene_id, resolved_at)",
-    "CREATE INDEX IF NOT EXISTS dead_letters_failed_at ON dead_letters (failed_at)",
-    "CREATE INDEX IF NOT EXISTS dead_letters_kind ON dead_letters (error_kind, resolved_at)",
-    "CREATE TABLE IF NOT EXISTS sync_state ("
-    " scene_id INTEGER PRIMARY KEY,"
-    " fingerprint TEXT,"
-    " plex_key TEXT,"
-    " section_id TEXT,"
-    " written TEXT,"
-    " poster_hash TEXT,"
-    " art_hash TEXT,"
-    " image_source TEXT,"
-    " read_at REAL,"
-    " synced_at REAL)",
-    "CREATE TABLE IF NOT EXISTS breaker ("
-    " id INTEGER PRIMARY KEY CHECK (id = 1),"
-    " state TEXT NOT NULL,"
-    " failures INTEGER NOT NULL,"
-    " opened_at REAL,"
-    " probe_at REAL,"
-    " recovery_wait REAL,"
-    " last_error TEXT)",
-    "CREATE TABLE IF NOT EXISTS outages ("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " started_at REAL NOT NULL,"
-    " ended_at REAL NULL,"
-    " jobs_held INTEGER NOT NULL DEFAULT 0,"
-    " reason TEXT)",
-    "CREATE TABLE IF NOT EXISTS plex_index ("
-    " path_key TEXT NOT NULL,"
-    " section_id TEXT NOT NULL,"
-    " rating_key TEXT NOT NULL,"
-    " file_path TEXT NOT NULL,"
-    " updated_at INTEGER,"
-    " PRIMARY KEY (path_key, rating_key))",
-    "CREATE INDEX IF NOT EXISTS plex_index_rating_key ON plex_index (rating_key)",
-    "CREATE TABLE IF NOT EXISTS plex_index_sections ("
-    " section_id TEXT PRIMARY KEY,"
-    " title TEXT,"
-    " built_at REAL,"
-    " max_updated_at INTEGER,"
-    " item_count INTEGER)",
-)
+# A schema is what a table's owner declares: its name and its migrations, each a
+# (version, statements) pair, append only (a released version's statements never change).
+# A plain tuple: the hook path (no dataclasses) and plex/ (same floor as sync_queue/)
+# declare theirs without importing anything.
+Migrations = Tuple[Tuple[int, Tuple[str, ...]], ...]
+Schema = Tuple[str, Migrations]
 
-# A scene reaches every Plex item holding one of its files, so what was written (and
-# which image bytes each item holds) is kept per item. Version 1 kept one item per scene
-# in sync_state; its rows are carried over.
-SYNC_ITEMS_DDL: Tuple[str, ...] = (
-    "CREATE TABLE IF NOT EXISTS sync_items ("
-    " scene_id INTEGER NOT NULL,"
-    " rating_key TEXT NOT NULL,"
-    " section_id TEXT,"
-    " fingerprint TEXT,"
-    " written TEXT,"
-    " poster_hash TEXT,"
-    " art_hash TEXT,"
-    " synced_at REAL,"
-    " PRIMARY KEY (scene_id, rating_key))",
-    "CREATE INDEX IF NOT EXISTS sync_items_rating_key ON sync_items (rating_key)",
-    "INSERT OR IGNORE INTO sync_items"
-    " (scene_id, rating_key, section_id, fingerprint, written, poster_hash, art_hash, synced_at)"
-    " SELECT scene_id, plex_key, section_id, fingerprint, written, poster_hash, art_hash, synced_at"
-    " FROM sync_state WHERE plex_key IS NOT NULL",
-)
-
-# (version, statements). Append only: a released version's statements never change.
-MIGRATIONS: List[Tuple[int, Tuple[str, ...]]] = [
-    (1, inbox.HOOK_DDL + CORE_DDL),
-    (2, SYNC_ITEMS_DDL),
-]
-SCHEMA_VERSION = MIGRATIONS[-1][0]
+VERSION_KEY = "schema_version:{name}"  # meta: one version per owner
+# Files written before each owner kept its own version hold one `schema_version` (1 or
+# 2) for them all: version 1 ran every owner's first migration, version 2 the second of
+# sync_state. An owner without its own key starts from min(that version, its count
+# below), so nothing runs twice (sync_state's copy into sync_items above all). Closed
+# history: an owner or a migration added later is not in it and runs.
+LEGACY_KEY = "schema_version"
+LEGACY_MIGRATIONS: Dict[str, int] = {
+    "inbox": 1, "retry_schedule": 1, "dead_letters": 1, "sync_state": 2, "breaker": 1, "plex_index": 1,
+}
 
 
 class QueueFileLocked(TransientError):
@@ -172,32 +105,50 @@ def last_corruption(conn: sqlite3.Connection) -> Optional[CorruptDatabaseRecover
     return CorruptDatabaseRecovered(at=value["at"], moved_to=value["moved_to"], error=value["error"])
 
 
-def schema_version(conn: sqlite3.Connection) -> int:
+def latest(migrations: Migrations) -> int:
+    """The version an owner's last migration brings its tables to."""
+    return migrations[-1][0] if migrations else 0
+
+
+def schema_versions(conn: sqlite3.Connection, schemas: Sequence[Schema]) -> Dict[str, int]:
+    """Each owner's version in this file; 0 for an owner whose tables do not exist yet."""
+    keys = [LEGACY_KEY] + [VERSION_KEY.format(name=name) for name, _ in schemas]
     try:
-        value = get_meta(conn, "schema_version")
+        rows = conn.execute(f"SELECT key, value FROM meta WHERE key IN ({','.join('?' * len(keys))})", keys)
+        found = {key: json.loads(value) for key, value in rows if value is not None}
     except sqlite3.OperationalError:
-        return 0  # no meta table yet
-    return int(value or 0)
+        found = {}  # no meta table yet
+    legacy = int(found.get(LEGACY_KEY) or 0)
+    return {
+        name: int(found.get(VERSION_KEY.format(name=name), min(legacy, LEGACY_MIGRATIONS.get(name, 0))))
+        for name, _ in schemas
+    }
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the schema up to SCHEMA_VERSION; safe when two processes race (version re-read under the lock)."""
-    if schema_version(conn) >= SCHEMA_VERSION:
-        return SCHEMA_VERSION
+def migrate(conn: sqlite3.Connection, schemas: Sequence[Schema]) -> Dict[str, int]:
+    """Run each owner's pending migrations, owner by owner in the order given; returns the versions.
+
+    Safe when two processes race: the versions are re-read under the write lock. A file
+    whose owners are all current is not written to.
+    """
+    current = schema_versions(conn, schemas)
+    if all(current[name] >= latest(migrations) for name, migrations in schemas):
+        return current
     with transaction(conn):
-        for statement in inbox.META_DDL:
+        for statement in inbox.META_DDL:  # where the versions are kept
             conn.execute(statement)
-        current = schema_version(conn)
-        for version, statements in MIGRATIONS:
-            if version <= current:
-                continue
-            for statement in statements:
-                conn.execute(statement)
-            conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
-                (json.dumps(version),),
-            )
-            current = version
+        current = schema_versions(conn, schemas)
+        for name, migrations in schemas:
+            for version, statements in migrations:
+                if version <= current[name]:
+                    continue
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                    (VERSION_KEY.format(name=name), json.dumps(version)),
+                )
+                current[name] = version
     return current
 
 
@@ -208,12 +159,12 @@ def _check(conn: sqlite3.Connection) -> None:
         raise sqlite3.DatabaseError(f"database disk image is malformed: {row[0] if row else 'no answer'}")
 
 
-def _open_checked(data_dir: str, check: bool) -> sqlite3.Connection:
+def _open_checked(data_dir: str, schemas: Sequence[Schema], check: bool) -> sqlite3.Connection:
     conn = inbox.connect(data_dir, synchronous="NORMAL")
     try:
         if check:
             _check(conn)
-        migrate(conn)
+        migrate(conn, schemas)
         spool.reserve_missed_marker(data_dir)
     except BaseException:
         conn.close()
@@ -242,8 +193,10 @@ def open_read_only(data_dir: str) -> sqlite3.Connection:
     raise last  # type: ignore[misc]
 
 
-def open_db(data_dir: str, check: bool = True, now: Optional[float] = None) -> sqlite3.Connection:
-    """Open (creating or migrating) the queue file; a corrupt one is moved aside and replaced.
+def open_db(data_dir: str, schemas: Sequence[Schema], check: bool = True,
+            now: Optional[float] = None) -> sqlite3.Connection:
+    """Open the queue file with these owners' tables (created or migrated, in this order);
+    a corrupt file is moved aside and replaced.
 
     synchronous=NORMAL: in WAL mode a committed transaction survives the process being
     killed; only a power cut may drop the last few, and the hook path writes with FULL.
@@ -251,7 +204,7 @@ def open_db(data_dir: str, check: bool = True, now: Optional[float] = None) -> s
     from another thread, but never from two at once.
     """
     try:
-        return _open_checked(data_dir, check)
+        return _open_checked(data_dir, schemas, check)
     except sqlite3.OperationalError as exc:
         if "locked" not in str(exc).lower():
             raise
@@ -267,7 +220,7 @@ def open_db(data_dir: str, check: bool = True, now: Optional[float] = None) -> s
         when = time.time() if now is None else now
         moved_to = inbox.move_aside(data_dir, when)
         log.error("queue file was damaged (%s); moved aside to %s and started a new one", exc, moved_to)
-        conn = _open_checked(data_dir, check=False)
+        conn = _open_checked(data_dir, schemas, check=False)
         with transaction(conn):
             inbox.record_corruption(conn, moved_to, str(exc), when)
         return conn

@@ -3,7 +3,7 @@
 A dead letter is kept as history: retrying one marks it resolved (at the retry time)
 and puts the scene back in the inbox, and a later successful sync of a scene resolves
 its open entries. Only the retention purge deletes rows. Safe from any process: the
-inbox is the only queue table touched.
+inbox is the only queue table touched. This module owns the dead_letters table.
 """
 
 from __future__ import annotations
@@ -17,6 +17,21 @@ from sync_queue import db, inbox
 from errors.kinds import ErrorKind
 
 RETRY_REASON = "dead-letter retry"
+SCHEMA: db.Schema = ("dead_letters", (
+    (1, (
+        "CREATE TABLE IF NOT EXISTS dead_letters ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " scene_id INTEGER NOT NULL,"
+        " error_kind TEXT,"
+        " message TEXT,"
+        " attempts INTEGER,"
+        " failed_at REAL NOT NULL,"
+        " resolved_at REAL NULL)",
+        "CREATE INDEX IF NOT EXISTS dead_letters_scene ON dead_letters (scene_id, resolved_at)",
+        "CREATE INDEX IF NOT EXISTS dead_letters_failed_at ON dead_letters (failed_at)",
+        "CREATE INDEX IF NOT EXISTS dead_letters_kind ON dead_letters (error_kind, resolved_at)",
+    )),
+))
 _COLUMNS = "id, scene_id, error_kind, message, attempts, failed_at, resolved_at"
 
 
@@ -34,6 +49,22 @@ class DeadLetter:
 class DeadLetters:
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
+
+    def add(self, scene_id: int, kind: str, message: str, attempts: int, now: float) -> None:
+        """Record why the scene cannot be synced: its open entry is updated, or one is opened."""
+        values = (kind, message, attempts, now, scene_id)
+        with db.transaction(self.conn):
+            updated = self.conn.execute(
+                "UPDATE dead_letters SET error_kind = ?, message = ?, attempts = ?, failed_at = ? "
+                "WHERE scene_id = ? AND resolved_at IS NULL",
+                values,
+            ).rowcount
+            if not updated:
+                self.conn.execute(
+                    "INSERT INTO dead_letters (error_kind, message, attempts, failed_at, scene_id) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    values,
+                )
 
     def count(self) -> int:
         """Open (unresolved) dead letters."""

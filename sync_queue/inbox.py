@@ -1,8 +1,9 @@
 """The hook path's whole contact with the queue: enqueue scene ids, read the drainer heartbeat.
 
 Stash waits for every hook process before its save, scan or identify goes on, so this
-module imports only the standard library and does one short write transaction. The DDL
-of the tables a hook may have to create lives here, once; sync_queue/db.py reuses it.
+module imports only the standard library and does one short write transaction. It owns
+the tables a hook may have to create (inbox, drainer, meta): their DDL lives here, once,
+and `SCHEMA` hands it to sync_queue/db.py.
 
 Whether a drainer is alive is decided by the drain lock (`drainer_running`), which the
 OS releases the moment its holder dies; the heartbeat is only a figure for Queue
@@ -44,6 +45,8 @@ META_DDL: "tuple[str, ...]" = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
 )
 HOOK_DDL: "tuple[str, ...]" = INBOX_DDL + DRAINER_DDL + META_DDL
+# This module's tables for sync_queue/db.py: (owner, ((version, statements), ...)), append only.
+SCHEMA = ("inbox", ((1, HOOK_DDL),))
 
 # One row per scene: a newer enqueue only moves its time forward (clocks of two
 # processes may disagree slightly; an older time must never hide a newer change).

@@ -1,8 +1,10 @@
 """Where a job is at any moment: inbox → ready queue → (ack | retry schedule | dead letters).
 
-The ready queue is a persist-queue SQLiteAckQueue in the same file. A job that must
-wait is NOT in it: it sits in retry_schedule with its not-before time and is promoted
-when due (promise 5), so nothing ever spins over waiting work.
+Each place is its own module with its own table: the inbox (sync_queue/inbox.py), the
+ready queue (ready_queue.py, a persist-queue SQLiteAckQueue in the same file), the retry
+schedule (retry_schedule.py) and the dead letters (dead_letters.py). This module moves
+jobs between them. A job that must wait is NOT in the ready queue: it sits in the retry
+schedule and is promoted when due (promise 5), so nothing ever spins over waiting work.
 
 Every move writes the destination first and removes the source second, so a kill -9
 between the two leaves the job in two places, never in none. Duplicates are harmless:
@@ -20,22 +22,19 @@ import os
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Callable, Dict, List, Optional, Union
 
-import persistqueue.serializers.json as json_serializer
-from persistqueue import SQLiteAckQueue
-from persistqueue.exceptions import Empty
-
-from sync_queue import db, spool
+from sync_queue import db, dead_letters, inbox, retry_schedule, spool
+from sync_queue.dead_letters import DeadLetters
+from sync_queue.ready_queue import Job, ReadyQueue, job_from, merge
+from sync_queue.retry_schedule import RetrySchedule
 from errors.kinds import ErrorKind
 
 log = logging.getLogger(__name__)
 
-READY_NAME = "ready"
-READY_TABLE = f"ack_queue_{READY_NAME}"  # persist-queue names its table ack_queue_<name>
-# persist-queue statuses: 0 inited and 1 ready wait to be claimed, 2 is claimed (unacked).
-_UNACK = 2
+# The tables a QueueStore opened from a path needs (the ready queue makes its own).
+SCHEMAS = (inbox.SCHEMA, retry_schedule.SCHEMA, dead_letters.SCHEMA)
 PROMOTE_LIMIT = 500
 # Oldest inbox rows first, through inbox_enqueued_at; a scene with a schedule row is dropped.
 INBOX_BATCH_SQL = (
@@ -43,50 +42,11 @@ INBOX_BATCH_SQL = (
     "FROM inbox AS i LEFT JOIN retry_schedule AS r ON r.scene_id = i.scene_id "
     "ORDER BY i.enqueued_at LIMIT ?"
 )
-# Through retry_schedule_not_before with a LIMIT: the cost does not depend on how many wait.
-DUE_RETRIES_SQL = (
-    "SELECT scene_id, attempts, not_before, first_failed_at FROM retry_schedule "
-    "WHERE not_before <= ? ORDER BY not_before LIMIT ?"
-)
-
-
-@dataclass(frozen=True)
-class Job:
-    """One claimed unit of work: sync this scene (its current Stash state)."""
-
-    pqid: int
-    scene_id: int
-    enqueued_at: float
-    reason: str
-    attempts: int = 0
-    first_failed_at: Optional[float] = None
+_CONFIG_ERROR_KEY = "last_config_error"  # meta
 
 
 def _kind_text(kind: Union[ErrorKind, str]) -> str:
     return kind.value if isinstance(kind, ErrorKind) else str(kind)
-
-
-def _job_from(item: dict) -> Job:
-    data = item["data"]
-    return Job(
-        pqid=int(item["pqid"]),
-        scene_id=int(data["scene_id"]),
-        enqueued_at=float(data["enqueued_at"]),
-        reason=str(data.get("reason", "")),
-        attempts=int(data.get("attempts", 0)),
-        first_failed_at=data.get("first_failed_at"),
-    )
-
-
-def _merge(kept: Job, other: Job) -> Job:
-    """Two claimed jobs for one scene become one: the newest time, the most attempts."""
-    first = [t for t in (kept.first_failed_at, other.first_failed_at) if t is not None]
-    return replace(
-        kept,
-        enqueued_at=max(kept.enqueued_at, other.enqueued_at),
-        attempts=max(kept.attempts, other.attempts),
-        first_failed_at=min(first) if first else None,
-    )
 
 
 class QueueStore:
@@ -105,47 +65,25 @@ class QueueStore:
             self.data_dir = os.path.dirname(main_file)
         else:
             self.data_dir = os.fspath(data_dir_or_conn)
-            self.conn = db.open_db(self.data_dir)
+            self.conn = db.open_db(self.data_dir, SCHEMAS)
         self._clock = clock
         self._promote_limit = promote_limit
         self._lock = threading.RLock()
-        self._ready: Optional[SQLiteAckQueue] = None
-        self._acked_since_clear = 0
+        self._ready = ReadyQueue(self.conn, self.data_dir)
+        self._schedule = RetrySchedule(self.conn)
         # Jobs absorbed without a sync: duplicates in one claim, and inbox rows or
         # ready jobs for a scene whose retry is still in the future.
         self.coalesced = 0
 
-    # -- the ready queue -------------------------------------------------------------
-
-    def _queue(self) -> SQLiteAckQueue:
-        """Opened lazily: a status reader must never instantiate it (that could resume unacked work)."""
-        if self._ready is None:
-            self._ready = SQLiteAckQueue(
-                self.data_dir,
-                name=READY_NAME,
-                db_file_name=db.DB_FILE_NAME,
-                multithreading=True,
-                auto_commit=True,
-                serializer=json_serializer,
-                timeout=db.inbox.BUSY_TIMEOUT_SECONDS,
-                auto_resume=False,
-            )
-        return self._ready
-
     def resume_unacked(self) -> int:
         """Put jobs a dead drainer had claimed back in line; only the lock holder calls this, at start."""
         with self._lock:
-            queue = self._queue()
-            count = queue.unack_count()
-            queue.resume_unack_tasks()
-            return count
+            return self._ready.resume_unacked()
 
     def close(self) -> None:
         """Close the ready queue's connections, and our connection if we opened it."""
         with self._lock:
-            if self._ready is not None:
-                self._ready.close()
-                self._ready = None
+            self._ready.close()
             if self._owns_conn:
                 self.conn.close()
 
@@ -162,14 +100,12 @@ class QueueStore:
         with self._lock:
             self.merge_spool(now)
             moved = self._promote_inbox(now) + self._promote_due(now)
-            if self._acked_since_clear:
-                self._queue().clear_acked_data(max_delete=None, keep_latest=0)
-                self._acked_since_clear = 0
+            self._ready.clear_acked()
             return moved
 
     def merge_spool(self, now: Optional[float] = None) -> int:
         """Move scene ids that hooks spooled (the file was busy or full) into the inbox."""
-        return spool.merge(self.conn, self.data_dir, db.inbox.UPSERT_INBOX_SQL, now)
+        return spool.merge(self.conn, self.data_dir, inbox.UPSERT_INBOX_SQL, now)
 
     def _promote_inbox(self, now: float) -> int:
         rows = self.conn.execute(INBOX_BATCH_SQL, (self._promote_limit,)).fetchall()
@@ -178,7 +114,7 @@ class QueueStore:
             if waiting:
                 self.coalesced += 1
                 continue
-            self._queue().put({"scene_id": scene_id, "enqueued_at": enqueued_at, "reason": reason})
+            self._ready.put({"scene_id": scene_id, "enqueued_at": enqueued_at, "reason": reason})
             moved += 1
         if rows:
             # Only the version we read: a hook that re-queued the scene meanwhile keeps its row.
@@ -190,9 +126,9 @@ class QueueStore:
         return moved
 
     def _promote_due(self, now: float) -> int:
-        rows = self.conn.execute(DUE_RETRIES_SQL, (now, self._promote_limit)).fetchall()
+        rows = self._schedule.due(now, self._promote_limit)
         for scene_id, attempts, _not_before, first_failed_at in rows:
-            self._queue().put(
+            self._ready.put(
                 {
                     "scene_id": scene_id,
                     # The promotion time: only a sync that read Stash after this may absorb it.
@@ -202,12 +138,7 @@ class QueueStore:
                     "first_failed_at": first_failed_at,
                 }
             )
-        if rows:
-            with db.transaction(self.conn):
-                self.conn.executemany(
-                    "DELETE FROM retry_schedule WHERE scene_id = ? AND not_before = ?",
-                    [(r[0], r[2]) for r in rows],
-                )
+        self._schedule.remove(rows)
         return len(rows)
 
     # -- claiming --------------------------------------------------------------------
@@ -220,38 +151,27 @@ class QueueStore:
         """
         now = self._clock() if now is None else now
         with self._lock:
-            queue = self._queue()
             by_scene: Dict[int, Job] = {}
             for _ in range(max(0, limit)):
-                try:
-                    item = queue.get(block=False, raw=True)
-                except Empty:
+                item = self._ready.take()
+                if item is None:
                     break
                 try:
-                    job = _job_from(item)
+                    job = job_from(item)
                 except (KeyError, TypeError, ValueError):
                     log.warning("dropping a malformed ready-queue entry %r", item)
-                    queue.ack_failed(id=item["pqid"])
+                    self._ready.ack_failed(item["pqid"])
                     continue
                 if job.scene_id in by_scene:
-                    by_scene[job.scene_id] = _merge(by_scene[job.scene_id], job)
-                    self._ack_id(job.pqid)
+                    by_scene[job.scene_id] = merge(by_scene[job.scene_id], job)
+                    self._ready.ack(job.pqid)
                     self.coalesced += 1
                 else:
                     by_scene[job.scene_id] = job
             return self._apply_schedule(list(by_scene.values()), now)
 
     def _apply_schedule(self, jobs: List[Job], now: float) -> List[Job]:
-        if not jobs:
-            return jobs
-        marks = ",".join("?" * len(jobs))
-        waiting = {
-            row[0]: (row[1], row[2])
-            for row in self.conn.execute(
-                f"SELECT scene_id, not_before, attempts FROM retry_schedule WHERE scene_id IN ({marks})",
-                [j.scene_id for j in jobs],
-            )
-        }
+        waiting = self._schedule.waiting([j.scene_id for j in jobs])
         kept = []
         for job in jobs:
             if job.scene_id not in waiting:
@@ -259,7 +179,7 @@ class QueueStore:
                 continue
             not_before, attempts = waiting[job.scene_id]
             if not_before > now:
-                self._ack_id(job.pqid)
+                self._ready.ack(job.pqid)
                 self.coalesced += 1
             else:
                 kept.append(replace(job, attempts=max(job.attempts, attempts)))
@@ -270,27 +190,23 @@ class QueueStore:
         with self._lock:
             if self.conn.execute("SELECT 1 FROM inbox LIMIT 1").fetchone():
                 return True
-            return self._ready_row("SELECT 1 FROM {table} WHERE status < ? LIMIT 1", (_UNACK,)) is not None
+            return self._ready.has_waiting()
 
     def next_retry_at(self) -> Optional[float]:
         with self._lock:
-            return self.conn.execute("SELECT min(not_before) FROM retry_schedule").fetchone()[0]
+            return self._schedule.next_at()
 
     # -- routing a claimed job -------------------------------------------------------
-
-    def _ack_id(self, pqid: int) -> None:
-        self._queue().ack(id=pqid)
-        self._acked_since_clear += 1
 
     def ack(self, job: Job) -> None:
         """Done with no further record (e.g. absorbed by a newer sync)."""
         with self._lock:
-            self._ack_id(job.pqid)
+            self._ready.ack(job.pqid)
 
     def release(self, job: Job) -> None:
         """Back to the ready queue untouched: no attempt is counted (config pause, breaker open)."""
         with self._lock:
-            self._queue().nack(id=job.pqid)
+            self._ready.nack(job.pqid)
 
     def defer(
         self,
@@ -305,18 +221,8 @@ class QueueStore:
         now = self._clock() if now is None else now
         first = job.first_failed_at if job.first_failed_at is not None else now
         with self._lock:
-            with db.transaction(self.conn):
-                self.conn.execute(
-                    "INSERT INTO retry_schedule "
-                    "(scene_id, attempts, not_before, error_kind, last_error, first_failed_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scene_id) DO UPDATE SET "
-                    "attempts = max(retry_schedule.attempts, excluded.attempts), "
-                    "not_before = excluded.not_before, error_kind = excluded.error_kind, "
-                    "last_error = excluded.last_error, "
-                    "first_failed_at = coalesce(retry_schedule.first_failed_at, excluded.first_failed_at)",
-                    (job.scene_id, attempts, not_before, _kind_text(kind), message, first),
-                )
-            self._ack_id(job.pqid)
+            self._schedule.park(job.scene_id, not_before, attempts, _kind_text(kind), message, first)
+            self._ready.ack(job.pqid)
 
     def dead_letter(
         self,
@@ -328,92 +234,58 @@ class QueueStore:
     ) -> None:
         """Record why the scene cannot be synced (one open entry per scene), then ack."""
         now = self._clock() if now is None else now
-        values = (_kind_text(kind), message, attempts, now, job.scene_id)
         with self._lock:
             with db.transaction(self.conn):
-                updated = self.conn.execute(
-                    "UPDATE dead_letters SET error_kind = ?, message = ?, attempts = ?, failed_at = ? "
-                    "WHERE scene_id = ? AND resolved_at IS NULL",
-                    values,
-                ).rowcount
-                if not updated:
-                    self.conn.execute(
-                        "INSERT INTO dead_letters (error_kind, message, attempts, failed_at, scene_id) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        values,
-                    )
-                self.conn.execute("DELETE FROM retry_schedule WHERE scene_id = ?", (job.scene_id,))
-            self._ack_id(job.pqid)
+                DeadLetters(self.conn).add(job.scene_id, _kind_text(kind), message, attempts, now)
+                self._schedule.forget(job.scene_id)
+            self._ready.ack(job.pqid)
 
     def succeeded(self, job: Job, now: Optional[float] = None) -> None:
         """The scene is in step: forget its retry, resolve its dead letters, ack."""
         now = self._clock() if now is None else now
         with self._lock:
             with db.transaction(self.conn):
-                self.conn.execute("DELETE FROM retry_schedule WHERE scene_id = ?", (job.scene_id,))
-                self.conn.execute(
-                    "UPDATE dead_letters SET resolved_at = ? WHERE scene_id = ? AND resolved_at IS NULL",
-                    (now, job.scene_id),
-                )
-            self._ack_id(job.pqid)
+                self._schedule.forget(job.scene_id)
+                DeadLetters(self.conn).resolve_scene(job.scene_id, now)
+            self._ready.ack(job.pqid)
+
+    # -- why draining stopped --------------------------------------------------------
 
     def note_config_error(self, message: str, now: float, settings_hash: Optional[str] = None) -> None:
         """Remember why draining stopped, for Queue Status and the next drainer."""
         with self._lock:
             db.set_meta(
                 self.conn,
-                "last_config_error",
+                _CONFIG_ERROR_KEY,
                 {"message": message, "at": now, "settings_hash": settings_hash},
             )
 
     def last_config_error(self) -> Optional[dict]:
-        return db.get_meta(self.conn, "last_config_error")
+        return db.get_meta(self.conn, _CONFIG_ERROR_KEY)
 
     def clear_config_error(self) -> None:
         """A drain that got past the settings check proves they work again."""
         with self._lock:
-            db.delete_meta(self.conn, "last_config_error")
+            db.delete_meta(self.conn, _CONFIG_ERROR_KEY)
 
     # -- status ----------------------------------------------------------------------
-
-    def _ready_row(self, select: str, params: tuple) -> Optional[tuple]:
-        """One row from the ready table; None before any drainer has created it."""
-        try:
-            return self.conn.execute(select.format(table=READY_TABLE), params).fetchone()
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):
-                return None
-            raise
-
-    def _count_ready(self, where: str, params: tuple) -> int:
-        row = self._ready_row(f"SELECT count(*) FROM {{table}} WHERE {where}", params)
-        return int(row[0]) if row else 0
-
-    def _scalar(self, sql: str, params: tuple = ()) -> object:
-        return self.conn.execute(sql, params).fetchone()[0]
 
     def counts(self, now: Optional[float] = None) -> dict:
         """Queue sizes for status and progress. Safe from any process."""
         now = self._clock() if now is None else now
         with self._lock:
-            one = self._scalar
-            inbox_n = int(one("SELECT count(*) FROM inbox"))
-            ready = self._count_ready("status < ?", (_UNACK,))
-            in_flight = self._count_ready("status = ?", (_UNACK,))
-            by_kind = {
-                kind or "unknown": int(n)
-                for kind, n in self.conn.execute(
-                    "SELECT error_kind, count(*) FROM retry_schedule GROUP BY error_kind"
-                )
-            }
+            inbox_n = int(self.conn.execute("SELECT count(*) FROM inbox").fetchone()[0])
+            ready = self._ready.count(claimed=False)
+            in_flight = self._ready.count(claimed=True)
+            by_kind = self._schedule.by_kind()
             return {
                 "pending": inbox_n + ready + in_flight,
                 "inbox": inbox_n,
                 "ready": ready,
                 "in_flight": in_flight,
                 "deferred": sum(by_kind.values()),
-                "due_retries": int(one("SELECT count(*) FROM retry_schedule WHERE not_before <= ?", (now,))),
-                "next_retry_at": one("SELECT min(not_before) FROM retry_schedule"),
+                "due_retries": self._schedule.due_count(now),
+                "next_retry_at": self._schedule.next_at(),
                 "deferred_by_kind": by_kind,
-                "dead_letters": int(one("SELECT count(*) FROM dead_letters WHERE resolved_at IS NULL")),
+                "dead_letters": DeadLetters(self.conn).count(),
             }

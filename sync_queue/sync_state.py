@@ -8,6 +8,7 @@ A scene with several files reaches several Plex items, so what was written, the 
 hashes and the fingerprint are kept per item (`sync_items`); the scene row keeps what
 belongs to the scene (when Stash was read). An image hash is recorded the moment Plex
 accepted the upload, so a retry after a failed edit never sends the same bytes again.
+This module owns both tables (`SCHEMA`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,39 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional
 
 from sync_queue import db
 
+SCHEMA: db.Schema = ("sync_state", (
+    (1, (
+        "CREATE TABLE IF NOT EXISTS sync_state ("
+        " scene_id INTEGER PRIMARY KEY,"
+        " fingerprint TEXT,"
+        " plex_key TEXT,"
+        " section_id TEXT,"
+        " written TEXT,"
+        " poster_hash TEXT,"
+        " art_hash TEXT,"
+        " image_source TEXT,"
+        " read_at REAL,"
+        " synced_at REAL)",
+    )),
+    # Version 1 kept one item per scene in sync_state; its rows are carried over, once.
+    (2, (
+        "CREATE TABLE IF NOT EXISTS sync_items ("
+        " scene_id INTEGER NOT NULL,"
+        " rating_key TEXT NOT NULL,"
+        " section_id TEXT,"
+        " fingerprint TEXT,"
+        " written TEXT,"
+        " poster_hash TEXT,"
+        " art_hash TEXT,"
+        " synced_at REAL,"
+        " PRIMARY KEY (scene_id, rating_key))",
+        "CREATE INDEX IF NOT EXISTS sync_items_rating_key ON sync_items (rating_key)",
+        "INSERT OR IGNORE INTO sync_items"
+        " (scene_id, rating_key, section_id, fingerprint, written, poster_hash, art_hash, synced_at)"
+        " SELECT scene_id, plex_key, section_id, fingerprint, written, poster_hash, art_hash, synced_at"
+        " FROM sync_state WHERE plex_key IS NOT NULL",
+    )),
+))
 _COLUMNS = (
     "scene_id, fingerprint, plex_key, section_id, written, poster_hash, art_hash, "
     "image_source, read_at, synced_at"

@@ -6,6 +6,8 @@ HALF_OPEN: exactly one probe is out. The transition is a compare-and-set in SQL,
 processes cannot both probe. The probe's success closes the circuit (and the outage);
 its failure reopens it with the recovery wait doubled, up to the cap: a quick Plex
 restart costs seconds, a long outage costs one request a minute.
+
+This module owns the breaker and outages tables (`SCHEMA`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,24 @@ OPEN = "open"
 HALF_OPEN = "half_open"
 # A probe not answered within this time is presumed lost with its process; another may go.
 PROBE_LEASE_SECONDS = 120.0
+SCHEMA: db.Schema = ("breaker", (
+    (1, (
+        "CREATE TABLE IF NOT EXISTS breaker ("
+        " id INTEGER PRIMARY KEY CHECK (id = 1),"
+        " state TEXT NOT NULL,"
+        " failures INTEGER NOT NULL,"
+        " opened_at REAL,"
+        " probe_at REAL,"
+        " recovery_wait REAL,"
+        " last_error TEXT)",
+        "CREATE TABLE IF NOT EXISTS outages ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " started_at REAL NOT NULL,"
+        " ended_at REAL NULL,"
+        " jobs_held INTEGER NOT NULL DEFAULT 0,"
+        " reason TEXT)",
+    )),
+))
 
 
 class CircuitBreaker:

@@ -18,12 +18,13 @@ from plex import client as plex_client
 from plex.index import PathIndex
 from stash.client import StashReader
 from sync_queue import storage
-from sync_queue.db import open_db, open_read_only
+from sync_queue.db import open_read_only
 from sync_queue.dead_letters import DeadLetters
 from sync_queue.store import QueueStore
 from sync_queue.sync_state import SyncState
 from validation.settings import PLUGIN_ID, Settings, load_settings
 from worker.breaker import CircuitBreaker
+from worker.database import open_db
 from worker.identity import check_server
 from worker.lock import DrainLock
 from worker.scene_sync import SceneSyncer

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from sync_queue import inbox
-from sync_queue.db import open_db
+from worker.database import open_db
 from testbed.runner import PluginRunner
 from tests.e2e.conftest import ROOT, unused_port, summary_logged, wait_until
 from worker.lock import DrainLock

@@ -18,7 +18,7 @@ from plexapi.server import PlexServer
 from plex import client as plex_client
 from plex.index import PathIndex
 from stash.client import StashReader
-from sync_queue.db import open_db
+from worker.database import open_db
 from sync_queue.sync_state import SyncState
 from testbed.plex import PlexEmulator
 from testbed.stash import StashEmulator

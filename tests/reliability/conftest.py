@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
-from sync_queue.db import migrate
+from worker.database import migrate
 from sync_queue.store import QueueStore
 from testbed.runner import RunHandle, RunResult
 from testbed.world import HEARTBEAT_FRESH_SECONDS, PLEX_PREFIX, PLUGIN_ID, STASH_PREFIX, World

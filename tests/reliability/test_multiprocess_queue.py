@@ -19,7 +19,7 @@ import time
 import pytest
 
 from sync_queue import inbox
-from sync_queue.db import open_db
+from worker.database import open_db
 from sync_queue.store import QueueStore
 from sync_queue.sync_state import SceneState, SyncState
 from validation.settings import Settings

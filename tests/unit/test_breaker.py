@@ -1,6 +1,6 @@
 import pytest
 
-from sync_queue.db import open_db
+from worker.database import open_db
 from tests.unit.queue_support import FakeClock, settings
 from errors.kinds import ErrorKind
 from worker.breaker import CLOSED, HALF_OPEN, OPEN, PROBE_LEASE_SECONDS, CircuitBreaker

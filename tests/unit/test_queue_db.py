@@ -3,7 +3,8 @@ import sqlite3
 
 import pytest
 
-from sync_queue import db, inbox
+from sync_queue import inbox
+from worker import database as db
 
 NOW = 1_700_000_000.0
 

@@ -1,7 +1,7 @@
 import pytest
 
 from sync_queue import inbox
-from sync_queue.db import open_db
+from worker.database import open_db
 from sync_queue.dead_letters import RETRY_REASON, DeadLetters
 from sync_queue.store import QueueStore
 from tests.unit.queue_support import FakeClock

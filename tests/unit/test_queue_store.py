@@ -1,7 +1,9 @@
 import pytest
 
 from sync_queue import db, inbox
-from sync_queue.store import DUE_RETRIES_SQL, INBOX_BATCH_SQL, READY_TABLE, Job, QueueStore
+from sync_queue.ready_queue import READY_TABLE, Job
+from sync_queue.retry_schedule import DUE_RETRIES_SQL
+from sync_queue.store import INBOX_BATCH_SQL, QueueStore
 from tests.unit.queue_support import FakeClock
 from errors.kinds import ErrorKind
 

@@ -1,4 +1,4 @@
-from sync_queue.db import open_db
+from worker.database import open_db
 from sync_queue.sync_state import SceneState, SyncState
 
 

@@ -3,7 +3,7 @@
 import os
 
 from sync_queue import spool
-from sync_queue.db import open_db
+from worker.database import open_db
 from sync_queue.store import QueueStore
 
 NOW = 1_700_000_000.0

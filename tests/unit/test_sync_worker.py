@@ -6,12 +6,14 @@ import pytest
 import requests.exceptions as rq
 from plexapi.exceptions import BadRequest, NotFound, Unauthorized
 
-from sync_queue import db, inbox
+from sync_queue import inbox
 from sync_queue.dead_letters import DeadLetters
-from sync_queue.store import READY_TABLE, QueueStore
+from sync_queue.ready_queue import READY_TABLE
+from sync_queue.store import QueueStore
 from sync_queue.sync_state import SceneState, SyncState
 from tests.unit.queue_support import FakeClock, settings
 from errors.kinds import NotFoundYet
+from worker import database as db
 from worker.breaker import CLOSED, OPEN, CircuitBreaker
 from worker.loop import POLITE_BATCH, POLITE_SECONDS, SyncWorker
 
