@@ -1,31 +1,14 @@
 """Each table is declared by its owner; files written with one global schema_version open safely."""
 
 import json
-import re
 import sqlite3
-from pathlib import Path
 
 from plex import index_table
 from sync_queue import dead_letters, inbox, retry_schedule, sync_state
 from sync_queue.store import QueueStore
+from tests.unit.test_architecture import TABLE_OWNER as OWNER
 from worker import breaker, database
 
-ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = ["errors", "validation", "mapping", "sync_queue", "plex", "stash", "worker", "tasks", "plugin"]
-OWNER = {
-    "meta": "sync_queue/inbox.py",
-    "inbox": "sync_queue/inbox.py",
-    "drainer": "sync_queue/inbox.py",
-    "retry_schedule": "sync_queue/retry_schedule.py",
-    "dead_letters": "sync_queue/dead_letters.py",
-    "sync_state": "sync_queue/sync_state.py",
-    "sync_items": "sync_queue/sync_state.py",
-    "breaker": "worker/breaker.py",
-    "outages": "worker/breaker.py",
-    "plex_index": "plex/index_table.py",
-    "plex_index_sections": "plex/index_table.py",
-}
-DDL = re.compile(r"CREATE (TABLE|INDEX) IF NOT EXISTS (\w+)(?: ON (\w+))?")
 
 
 def first_of(schema, version):
@@ -93,16 +76,6 @@ def test_a_hook_alone_created_file_is_completed_by_migrate(tmp_path):
     assert database.migrate(conn) == database.SCHEMA_VERSION
     assert database.migrate(conn) == database.SCHEMA_VERSION
     conn.close()
-
-
-def test_only_the_owner_writes_a_tables_ddl():
-    """No module but a table's owner creates it or an index on it (sync_queue/db.py holds none)."""
-    found = {}
-    for package in PRODUCT:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            for _kind, name, on in DDL.findall(path.read_text(encoding="utf-8")):
-                found.setdefault(on or name, set()).add(path.relative_to(ROOT).as_posix())
-    assert {table: {owner} for table, owner in OWNER.items()} == found
 
 
 def test_every_owner_is_opened_in_one_place(tmp_path):
