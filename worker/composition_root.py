@@ -28,7 +28,7 @@ from validation.settings import PLUGIN_ID, SETTINGS_PAGE, Settings, load_setting
 from worker.breaker import CircuitBreaker
 from worker.identity import check_server
 from worker.lock import DrainLock
-from worker.scene_sync import SceneSyncer
+from worker.batch.syncer import SceneSyncer
 from worker.loop import SyncWorker
 
 log = logging.getLogger("stash2plex")
