@@ -37,7 +37,8 @@ from stash.client import StashReader
 from worker.database import open_db
 from testbed.world import PATH_MAP, PLEX_PREFIX, SECTION, STASH_PREFIX
 from validation.settings import Settings
-from worker.scene_sync import EDIT_THREADS, SceneSyncer
+from worker.batch.lanes import EDIT_THREADS
+from worker.batch.syncer import SceneSyncer
 
 TOKEN = "bench-token"
 BATCH = 50  # the SyncWorker's default batch size

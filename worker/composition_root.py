@@ -27,7 +27,7 @@ from worker.breaker import CircuitBreaker
 from worker.database import open_db
 from worker.identity import check_server
 from worker.lock import DrainLock
-from worker.scene_sync import SceneSyncer
+from worker.batch.syncer import SceneSyncer
 from worker.loop import SyncWorker
 
 log = logging.getLogger("stash2plex")

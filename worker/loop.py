@@ -3,7 +3,8 @@
 Everything it touches is injected (store, breaker, settings, the sync function, the
 clock, the random source and the wait), so tests drive it on real SQLite files with a
 fake clock, and every runner (background drainer, Process Queue) routes failures through
-the same classify → decide path.
+the same classify → decide path (worker/routing.py). Settings saved in Stash while it
+runs are picked up by worker/live_settings.py; the batch itself is worker/batch/.
 """
 
 from __future__ import annotations
@@ -12,31 +13,24 @@ import logging
 import random
 import threading
 import time
-from collections import Counter
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from sync_queue.store import Job, QueueStore
 from errors.kinds import ErrorKind, SyncError
 from worker.breaker import CircuitBreaker
 from worker.classify import classify, describe, server_unavailable
-from worker.quick_retry import is_dropped_connection
-from worker.policy import DeadLetter, Retry, decide, probe_retry_at
+from worker.live_settings import LiveSettings, Refresh, SyncBatch
+from worker.routing import JobRouter, config_message
 
 log = logging.getLogger(__name__)
 
-SyncBatch = Callable[[List[int]], Mapping[int, object]]
 StateLookup = Callable[[List[int]], Mapping[int, Any]]
-# Returns (settings, sync_batch) when the saved settings changed, None when they did not.
-Refresh = Callable[[], Optional[Tuple[Any, SyncBatch]]]
 
 # After an outage Plex is often still busy (a restart re-reads its library): for this long
 # the worker sends small batches with a pause between them.
 POLITE_SECONDS = 30.0
 POLITE_BATCH = 5
 MIN_PAUSE = 0.01  # never spin on a zero wait
-# How often a running worker asks Stash whether its settings were changed (one small
-# GraphQL query): a fix saved on the settings page reaches queued work within seconds.
-SETTINGS_REFRESH_SECONDS = 3.0
 # While Stash cannot be reached at all, its jobs are put back unattempted and asked
 # again this often; after STASH_GONE_SECONDS the worker stops (the jobs stay queued, and
 # the first hook of a running Stash starts a new drainer).
@@ -45,33 +39,15 @@ STASH_GONE_SECONDS = 900.0
 FOREVER = float("inf")
 
 
-def _changed(result: object) -> bool:
-    """Results say `changed=False` (attribute or key) when the scene needed no Plex edit."""
-    if isinstance(result, Mapping):
-        return bool(result.get("changed", True))
-    return bool(getattr(result, "changed", True))
-
-
 class SyncWorker(threading.Thread):
     def __init__(
-        self,
-        store: QueueStore,
-        breaker: CircuitBreaker,
-        settings: Any,
-        sync_batch: SyncBatch,
-        *,
-        state_lookup: Optional[StateLookup] = None,
-        clock: Callable[[], float] = time.time,
-        rng: Optional[random.Random] = None,
-        wait: Optional[Callable[[float], object]] = None,
-        batch_size: int = 50,
-        idle_grace: Optional[float] = 3.0,
-        retry_horizon: Optional[float] = None,
+        self, store: QueueStore, breaker: CircuitBreaker, settings: Any, sync_batch: SyncBatch, *,
+        state_lookup: Optional[StateLookup] = None, clock: Callable[[], float] = time.time,
+        rng: Optional[random.Random] = None, wait: Optional[Callable[[float], object]] = None,
+        batch_size: int = 50, idle_grace: Optional[float] = 3.0, retry_horizon: Optional[float] = None,
         on_progress: Optional[Callable[[int, int, dict], None]] = None,
-        on_beat: Optional[Callable[[], None]] = None,
-        settings_hash: Optional[str] = None,
-        refresh: Optional[Refresh] = None,
-        on_settings_changed: Optional[Callable[[Any, Any], None]] = None,
+        on_beat: Optional[Callable[[], None]] = None, settings_hash: Optional[str] = None,
+        refresh: Optional[Refresh] = None, on_settings_changed: Optional[Callable[[Any, Any], None]] = None,
         should_stop: Optional[Callable[[], Optional[str]]] = None,
     ):
         super().__init__(name="SyncWorker", daemon=True)
@@ -81,7 +57,7 @@ class SyncWorker(threading.Thread):
         self.sync_batch = sync_batch
         self.state_lookup = state_lookup
         self.clock = clock
-        self.rng = rng if rng is not None else random.Random()
+        self.router = JobRouter(store, breaker, rng if rng is not None else random.Random())
         self.stop_event = threading.Event()
         self.pause = wait if wait is not None else self.stop_event.wait
         self.batch_size = max(1, batch_size)
@@ -92,20 +68,13 @@ class SyncWorker(threading.Thread):
         self.on_progress = on_progress
         self.on_beat = on_beat
         self.settings_hash = settings_hash
-        self.refresh = refresh
-        self.on_settings_changed = on_settings_changed
+        self.live_settings = LiveSettings(refresh, on_settings_changed, clock())
         # Asked every cycle; a reason (e.g. "replaced": the queue file was swapped) stops the worker.
         self.should_stop = should_stop
-        self._refreshed_at = clock()
         self._stash_down_since: Optional[float] = None
-        # Scenes whose own item failed transiently since Plex last answered: one job failing
-        # alone is that job's error, not an outage (promise 7).
-        self._lone_failures: set = set()
         self.stopped_reason: Optional[str] = None
         self.config_error: Optional[str] = None
         self.error: Optional[BaseException] = None
-        self._tally: Counter = Counter()
-        self._errors: Counter = Counter()
         self._idle_since: Optional[float] = None
         self._store_coalesced_base = store.coalesced
 
@@ -127,15 +96,16 @@ class SyncWorker(threading.Thread):
             self.stopped_reason = "error"
 
     def summary(self) -> dict:
-        coalesced = self._tally["skipped_coalesced"] + self.store.coalesced - self._store_coalesced_base
+        tally = self.router.tally
+        coalesced = tally["skipped_coalesced"] + self.store.coalesced - self._store_coalesced_base
         return {
-            "synced": self._tally["synced"],
-            "unchanged": self._tally["unchanged"],
-            "deferred": self._tally["deferred"],
-            "dead_lettered": self._tally["dead_lettered"],
+            "synced": tally["synced"],
+            "unchanged": tally["unchanged"],
+            "deferred": tally["deferred"],
+            "dead_lettered": tally["dead_lettered"],
             "skipped_coalesced": coalesced,
-            "released": self._tally["released"],
-            "errors_by_kind": dict(self._errors),
+            "released": tally["released"],
+            "errors_by_kind": dict(self.router.errors),
             "stopped_reason": self.stopped_reason,
             "config_error": self.config_error,
         }
@@ -176,15 +146,9 @@ class SyncWorker(threading.Thread):
 
     def _refresh_settings(self, now: float) -> bool:
         """Pick up settings saved in Stash since the last look; False when they are unusable."""
-        if self.refresh is None or now - self._refreshed_at < SETTINGS_REFRESH_SECONDS:
-            return True
-        self._refreshed_at = now
         try:
-            fresh = self.refresh()
-        except SyncError as exc:
-            if exc.kind is not ErrorKind.CONFIG:
-                log.debug("could not re-read the settings (%s); keeping the current ones", exc)
-                return True
+            fresh = self.live_settings.poll(now)
+        except SyncError as exc:  # only settings that cannot be used come through
             self._pause_for_config(describe(exc), now)
             return False
         if fresh is None:
@@ -192,10 +156,8 @@ class SyncWorker(threading.Thread):
         old = self.settings
         self.settings, self.sync_batch = fresh
         self.settings_hash = self.settings.fingerprint()
-        self._lone_failures.clear()
-        log.info("settings changed in Stash; now using them")
-        if self.on_settings_changed is not None:
-            self.on_settings_changed(old, self.settings)
+        self.router.lone_failures.clear()
+        self.live_settings.changed(old, self.settings)
         return True
 
     def _idle(self, now: float) -> bool:
@@ -246,8 +208,7 @@ class SyncWorker(threading.Thread):
             state = states.get(job.scene_id)
             read_at = None if state is None else state.read_at
             if read_at is not None and job.enqueued_at < read_at:
-                self.store.ack(job)
-                self._tally["skipped_coalesced"] += 1
+                self.router.covered(job)
             else:
                 kept.append(job)
         return kept
@@ -275,8 +236,7 @@ class SyncWorker(threading.Thread):
             log.warning("Stash cannot be reached (%s); its jobs wait, asking again every %.0f s",
                         describe(outcomes[0]), STASH_RETRY_SECONDS)
         for job in jobs:
-            self.store.release(job)
-            self._tally["released"] += 1
+            self.router.release(job)
         self.breaker.cancel_probe(now)
         if now - self._stash_down_since >= STASH_GONE_SECONDS:
             self.stopped_reason = "stash_gone"
@@ -289,28 +249,12 @@ class SyncWorker(threading.Thread):
         now = self.clock()
         if self._stash_is_down(jobs, results, now):
             return self.stopped_reason is None
-        config_message = None
-        for outcome in results.values():
-            if isinstance(outcome, BaseException) and classify(outcome) is ErrorKind.CONFIG:
-                config_message = describe(outcome)
-                break
-        for job in jobs:
-            outcome = results.get(job.scene_id)
-            if job.scene_id not in results:
-                outcome = SyncError(f"the sync returned no result for scene {job.scene_id}")
-            if isinstance(outcome, BaseException):
-                self._route_failure(job, outcome, now, hold=config_message is not None)
-            else:
-                self.store.succeeded(job, now)
-                if _changed(outcome):
-                    # Only an answer from Plex moves the breaker; an unchanged scene sent it nothing.
-                    self.breaker.success(now)
-                    self._lone_failures.clear()
-                self._tally["synced" if _changed(outcome) else "unchanged"] += 1
+        config = config_message(results)
+        self.router.route(jobs, results, now, self.settings, hold=config is not None)
         self.breaker.cancel_probe(now)  # no-op unless the probe ended with neither success nor transient failure
-        if config_message is None:
+        if config is None:
             return True
-        self._pause_for_config(config_message, now)
+        self._pause_for_config(config, now)
         return False
 
     def _pause_for_config(self, message: str, now: float) -> None:
@@ -318,57 +262,6 @@ class SyncWorker(threading.Thread):
         self.config_error = message
         self.stopped_reason = "config"
         log.error("draining paused until the settings are fixed: %s", message)
-
-    def _feeds_breaker(self, job: Job, kind: ErrorKind, exc: BaseException) -> bool:
-        """Is this failure evidence of a Plex outage?
-
-        Connection-level failures (refused, timeout, 429, 502-504) always are. A failure
-        Plex answered for one item (a 500 on its write) counts only once a second scene
-        has failed the same way since Plex last answered: one job failing alone never
-        opens the circuit. Stash's failures never do.
-        """
-        if kind is not ErrorKind.TRANSIENT:
-            return False
-        if server_unavailable(exc):
-            return True
-        self._lone_failures.add(job.scene_id)
-        return len(self._lone_failures) >= 2
-
-    def _route_failure(self, job: Job, exc: BaseException, now: float, hold: bool) -> None:
-        kind = classify(exc)
-        message = describe(exc)
-        self._errors[kind.value] += 1
-        if kind is ErrorKind.UNEXPECTED:
-            log.error("scene %s: unexpected failure: %s", job.scene_id, message, exc_info=exc)
-        else:
-            log.warning("scene %s: %s failure: %s", job.scene_id, kind.value, message)
-        probing = self.breaker.holds_probe  # failure() below ends the probe
-        # A config error in the batch, or an open circuit, means the failure says nothing
-        # about this job: put it back without counting an attempt.
-        # A refused connection on the job's last allowed attempt opens the circuit rather
-        # than dead-lettering the job: nothing reached Plex, so it is not the job's fault.
-        # (A timeout may be this item's alone; it keeps the job's own budget.)
-        refused = job.attempts + 1 > self.settings.max_retries and is_dropped_connection(exc, idempotent=False)
-        if hold or (self._feeds_breaker(job, kind, exc) and self.breaker.failure(kind, message, now, force=refused)):
-            if probing and not hold:
-                # The next probe must be another job (see policy.probe_retry_at).
-                retry_at = probe_retry_at(job.attempts, now, self.settings, self.rng)
-                self.store.defer(job, retry_at, job.attempts, kind, message, now=now)
-                self._tally["deferred"] += 1
-                return
-            self.store.release(job)
-            self._tally["released"] += 1
-            return
-        decision = decide(job.attempts, kind, message, now, self.settings, self.rng)
-        if isinstance(decision, Retry):
-            self.store.defer(job, decision.not_before, decision.attempts, kind, message, now=now)
-            self._tally["deferred"] += 1
-        elif isinstance(decision, DeadLetter):
-            self.store.dead_letter(job, decision.kind, decision.reason, decision.attempts, now=now)
-            self._tally["dead_lettered"] += 1
-        else:  # Pause: only CONFIG decides that, and CONFIG is held above
-            self.store.release(job)
-            self._tally["released"] += 1
 
     def _report_progress(self) -> None:
         if self.on_progress is None:

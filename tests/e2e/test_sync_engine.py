@@ -25,7 +25,8 @@ from testbed.stash import StashEmulator
 from errors.kinds import AmbiguousMatch, ConfigError, ErrorKind, NotFoundYet, PermanentError
 from validation.settings import Settings
 from worker.classify import classify
-from worker.scene_sync import SceneSyncer, SyncResult
+from worker.batch.scene import SyncResult
+from worker.batch.syncer import SceneSyncer
 
 TOKEN = "e2e-plex-token"
 OWNED_LOCKS = {"title", "summary", "originallyAvailableAt", "studio", "actor", "genre", "collection", "thumb"}

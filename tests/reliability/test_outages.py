@@ -22,7 +22,7 @@ import pytest
 
 from sync_queue import inbox
 from tests.reliability.conftest import wait_until
-from worker.scene_sync import EDIT_THREADS
+from worker.batch.lanes import EDIT_THREADS
 
 SCENES = 80
 BATCH = 50  # worker.loop batch size: one batch may be in flight when trouble starts

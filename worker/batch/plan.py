@@ -1,0 +1,23 @@
+"""Plan: what one Plex item needs, from what it holds now and what was last written to it.
+
+The field rules themselves (what a Stash value becomes, clearing, locks, keep-Plex-edits)
+are mapping/plan.py's; this stage gathers their inputs: the item as Plex holds it, the
+scene's validated metadata, and what was last written to this item, leaving out an
+image whose upload was never confirmed (so it is planned again).
+"""
+
+from __future__ import annotations
+
+from mapping.plan import EditPlan, diff
+from plex.items import read_current
+from worker.batch.scene import BatchScene, Match
+
+
+def plan_item(scene: BatchScene, target: Match, item, settings) -> EditPlan:
+    st = scene.item_state(target)
+    last = dict(st.written) if st else {}
+    if not (st and st.poster_hash):
+        last.pop("poster", None)
+    if not (st and st.art_hash):
+        last.pop("background", None)
+    return diff(read_current(item), scene.meta, last, settings)

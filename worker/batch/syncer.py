@@ -1,0 +1,100 @@
+"""One batch of scenes, as its stages: read → match → plan → apply → record.
+
+The request budget is the design: all scenes of a batch are read from Stash in one
+request (read.py); matching is a lookup in the path index (no request), and a scene
+whose fingerprint and Plex items are unchanged costs nothing in Plex. The scenes that
+do need an edit are matched again against Plex itself, with one multi-get, before
+anything is written (match.py). Each item they reach then gets its plan (plan.py) and
+its requests (apply.py): one batched PUT, a rating call only when the rating changed,
+uploads only when image bytes changed, a few items at a time (lanes.py); Plex going
+down mid-batch stops the rest (stop.py). What each item now holds is recorded as it
+comes back (record.py).
+
+Per-scene failures are returned as exception instances (the worker routes each by its
+kind); a failure that stops the whole batch (Stash unreachable, Plex refusing the
+token at connect, a library that is gone) is raised.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, Dict, Iterable, List
+
+from plex.index import PathIndex
+from sync_queue.sync_state import SyncState
+from worker.batch.apply import ItemSender
+from worker.batch.connection import PlexConnection
+from worker.batch.lanes import EDIT_THREADS, lanes_by_item, run_lanes
+from worker.batch.match import Items, Matcher, lookup, unchanged
+from worker.batch.read import read_scenes
+from worker.batch.record import Done, Recorder
+from worker.batch.scene import BatchScene, Match, Outcome
+from worker.batch.stop import BatchStop
+from worker.quick_retry import QuickRetry
+
+
+class SceneSyncer:
+    """Syncs batches of scene ids; one instance per drainer (it keeps the Plex connection)."""
+
+    def __init__(self, settings, stash_reader, plex_connect: Callable[[], object], conn,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+                 edit_threads: int = EDIT_THREADS):
+        self.settings = settings
+        self.stash = stash_reader
+        self.conn = conn
+        self.clock = clock
+        self.sleep = sleep
+        self.edit_threads = max(1, int(edit_threads))
+        self.mapper = settings.path_map  # parsed (and checked) with the settings
+        self.index = PathIndex(conn, clock=clock)
+        self.state = SyncState(conn)
+        self.plex = PlexConnection(settings, plex_connect, conn, self.index, clock)
+        self.matcher = Matcher(settings, conn, self.index, self.state, self.plex, clock)
+        db_lock = threading.Lock()  # edit threads record image hashes as Plex accepts them
+        self.sender = ItemSender(settings, stash_reader, self.index, self.state, db_lock)
+        self.recorder = Recorder(self.state, clock, db_lock)
+
+    def sync_batch(self, scene_ids: Iterable[int]) -> Dict[int, Outcome]:
+        """Each scene's result: read → match → plan → apply → record."""
+        ids = list(dict.fromkeys(int(i) for i in scene_ids))
+        if not ids:
+            return {}
+        retry = QuickRetry(sleep=self.sleep)
+        read_at = self.clock()
+        work, results = read_scenes(self.stash, self.state, ids, retry, self.settings, self.mapper)
+        if not work:
+            return results
+        to_write = self._skip_unchanged(work, results, read_at)  # matched in the index
+        if to_write:
+            items, failed, ready = self.matcher.in_plex(to_write, retry)  # matched in Plex
+            results.update(failed)
+            if ready:
+                results.update(self._edit_all(ready, items, retry, read_at))
+        return results
+
+    def _skip_unchanged(self, work: List[BatchScene], results: Dict[int, Outcome],
+                        read_at: float) -> List[BatchScene]:
+        """Scenes the index says Plex already holds are done (no request); the rest need a write."""
+        section_ids = self.plex.indexed_section_ids()
+        to_write: List[BatchScene] = []
+        for scene in work:
+            scene.candidates = lookup(self.index, scene, section_ids) if section_ids is not None else []
+            if unchanged(scene):
+                results[scene.scene_id] = self.recorder.unchanged(scene, read_at)
+            else:
+                to_write.append(scene)
+        return to_write
+
+    def _edit_all(self, scenes: List[BatchScene], items: Items, retry: QuickRetry,
+                  read_at: float) -> Dict[int, Outcome]:
+        """Plan, apply and record every item the scenes reach, a few items at a time (lanes)."""
+        stop = BatchStop(retry)
+
+        def send(scene: BatchScene, target: Match):
+            return self.sender.send_one(scene, target, items[int(target[1])], retry, stop)
+
+        done: Dict[int, Done] = {s.scene_id: [] for s in scenes}
+        for scene, target, outcome in run_lanes(send, lanes_by_item(scenes), self.edit_threads):
+            done[scene.scene_id].append((target, self.recorder.sent(scene, target, outcome, stop)))
+        return {s.scene_id: self.recorder.finished(s, done[s.scene_id], read_at) for s in scenes}
