@@ -9,11 +9,13 @@ holds the two together).
 A bad optional value falls back to its default with a warning instead of disabling
 the plugin; the two settings nothing works without (plex_url, plex_token) raise a
 ConfigError that names the setting and the fix, and so does a path_map that cannot be
-read (syncing without the user's map would match no file, or the wrong one).
+read (syncing without the user's map would match no file, or the wrong one) and a
+title_template that cannot be read (falling back would write other titles than the
+user asked for to every scene synced meanwhile).
 
-Text settings that hold a list are parsed here, once: `path_map` becomes a PathMap,
-`plex_library` the tuple `libraries`, `excluded_tags` the frozenset
-`excluded_tag_names`. The text fields keep what Stash sent, so the fingerprint of the
+Text settings that hold a list or a pattern are parsed here, once: `path_map` becomes
+a PathMap, `title_template` a TitleTemplate, `plex_library` the tuple `libraries`,
+`excluded_tags` the frozenset `excluded_tag_names`. The text fields keep what Stash sent, so the fingerprint of the
 same saved settings never changes.
 """
 
@@ -26,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from errors.kinds import ConfigError
 from validation.pathmap import PathMap
+from validation.title_template import TitleTemplate
 
 PLUGIN_ID = "Stash2Plex"
 SETTINGS_PAGE = "Settings → Plugins → Stash2Plex"
@@ -61,7 +64,10 @@ class Settings(BaseModel):
     skip_studio_collection: bool = False
     skip_rating: bool = False
     skip_poster: bool = False
+    skip_director: bool = False
     sync_background: bool = False
+    title_template: str = TitleTemplate()  # always a TitleTemplate: the text as saved, parsed
+    code_in_summary: bool = False
     keep_plex_edits: bool = False
     excluded_tags: str = ""  # read as `excluded_tag_names`
     max_list_items: int = Field(100, ge=1, le=1000)
@@ -119,6 +125,11 @@ class Settings(BaseModel):
     def _parse_path_map(cls, value: str) -> PathMap:
         return PathMap(value)  # ValueError names the bad rule
 
+    @field_validator("title_template")
+    @classmethod
+    def _parse_title_template(cls, value: str) -> TitleTemplate:
+        return TitleTemplate(value)  # ValueError names the unknown placeholder or the stray brace
+
     @property
     def libraries(self) -> Tuple[str, ...]:
         """The Plex libraries named in plex_library, in the order given; empty: every movie library."""
@@ -152,7 +163,7 @@ class Settings(BaseModel):
 
 
 # Bad values that stop syncing instead of falling back: no default could stand in for them.
-NO_FALLBACK_FIELDS = ("plex_url", "path_map")
+NO_FALLBACK_FIELDS = ("plex_url", "path_map", "title_template")
 
 
 def _names(text: str) -> Tuple[str, ...]:
