@@ -16,7 +16,6 @@ from plugin import log_secrets
 from plugin.file_identity import FileIdentity
 from plugin.logsetup import reconfigure
 
-IDLE_GRACE_SECONDS = 3.0
 # While a settings problem pauses draining: look for a change this often, and retry
 # with unchanged settings this often (a Plex library may be created, a token restored).
 PAUSE_POLL_SECONDS = 3.0
@@ -92,12 +91,16 @@ class DrainSession:
         return not quiet or self._paused(quiet)
 
     def _make_worker(self):
+        from sync_queue.inbox import InboxWatch
         from worker.catch_up import catch_up_missed
 
         self.app.store.resume_unacked()
+        # Lingers idle for drainer_linger_seconds (a burst of saves pays one cold start), and
+        # a hook's commit wakes it at once: poll_interval only paces retries.
         return self.app.make_worker(
-            idle_grace=IDLE_GRACE_SECONDS, retry_horizon=float("inf"), live_settings=True,
-            should_stop=self.identity.changed, on_beat=lambda: catch_up_missed(self.app))
+            idle_grace=self.app.settings.drainer_linger_seconds, retry_horizon=float("inf"),
+            live_settings=True, should_stop=self.identity.changed,
+            on_beat=lambda: catch_up_missed(self.app), wake=InboxWatch(self.app.store.conn).arrived)
 
     def _run_worker(self, worker) -> str:
         """Run one worker to its end: why the session ends, AGAIN, or 'error' (worker.error says)."""

@@ -231,3 +231,29 @@ def clear_beat(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM drainer WHERE id = 1")
     if conn.in_transaction:
         conn.commit()
+
+
+class InboxWatch:
+    """A running drainer's cheap look for a hook's write, on the drainer's own open connection.
+
+    `PRAGMA data_version` changes only when another connection commits to the file (SQLite:
+    "the integer values returned by two invocations of PRAGMA data_version from the same
+    connection will be different if changes were committed to the database by any other
+    connection in the interim"), so most looks cost one pragma and no table read; only after
+    a change is the inbox itself asked. Works the same on every platform SQLite runs on.
+    """
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.version = self._version()
+
+    def _version(self) -> int:
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def arrived(self) -> bool:
+        """True when another process committed since the last look and the inbox holds a row."""
+        version = self._version()
+        if version == self.version:
+            return False
+        self.version = version
+        return self.conn.execute("SELECT 1 FROM inbox LIMIT 1").fetchone() is not None

@@ -93,6 +93,7 @@ class Settings(BaseModel):
     not_found_cap_seconds: float = Field(600.0, ge=1, le=86400)
     not_found_max_attempts: int = Field(12, ge=1, le=100)
     poll_interval: float = Field(1.0, ge=0.1, le=60)
+    drainer_linger_seconds: float = Field(60.0, ge=0, le=3600)
     dlq_retention_days: int = Field(30, ge=1, le=365)
 
     # Logging
@@ -205,7 +206,7 @@ NO_FALLBACK_FIELDS += ("only_organized", "required_tags", "excluded_scene_tags")
 # Settings added after fingerprints were first stored (tests/unit/test_settings.py pins
 # them); left at their default, they leave the fingerprint of older saved settings as it was.
 ADDED_FIELDS = ("skip_director", "title_template", "code_in_summary",
-                "only_organized", "required_tags", "excluded_scene_tags")
+                "only_organized", "required_tags", "excluded_scene_tags", "drainer_linger_seconds")
 
 
 def _names(text: str) -> Tuple[str, ...]:

@@ -189,7 +189,7 @@ class App:
 
     def make_worker(
         self, idle_grace: Optional[float], retry_horizon: Optional[float] = None, on_progress=None, on_beat=None,
-        live_settings: bool = False, should_stop=None,
+        live_settings: bool = False, should_stop=None, wake=None,
     ) -> SyncWorker:
         settings = self.settings
         self.requeue_filtered(settings)
@@ -209,6 +209,7 @@ class App:
             refresh=self._refresh_for_worker if live_settings else None,
             on_settings_changed=self._settings_changed,
             should_stop=should_stop,
+            wake=wake,
         )
 
     def close(self) -> None:

@@ -43,7 +43,7 @@ class PluginEnv(World):
     """One test's Stash, Plex, plugin runner and data dir, with helpers to drive them."""
 
     def __init__(self, workdir: str, with_plugin: bool = True):
-        super().__init__(workdir, settings={"poll_interval": 0.2}, python=sys.executable, with_plugin=with_plugin)
+        super().__init__(workdir, settings={"poll_interval": 0.2, "drainer_linger_seconds": 3}, python=sys.executable, with_plugin=with_plugin)
         self.results: List[RunResult] = []
         self.extra_secrets: List[str] = []
 

@@ -38,6 +38,7 @@ __all__ = ["PLEX_PREFIX", "STASH_PREFIX", "kill_pid", "unused_port", "wait_until
 # Small backoffs keep the suite fast; every one of them is a real setting (the breaker
 # ones are internal fields that load_settings accepts like any other).
 FAST_SETTINGS: Dict[str, Any] = {
+    "drainer_linger_seconds": 3,  # as before the setting: drainers leave soon after the queue empties
     "retry_base_seconds": 0.2,
     "retry_cap_seconds": 2,
     "not_found_base_seconds": 1,
