@@ -10,7 +10,10 @@ that fails, the time is marked for the drainer's catch-up and the hook says so.
 
 from __future__ import annotations
 
-import sqlite3
+try:  # the C module that sqlite3 re-exports (same classes): the hook skips datetime & co
+    import _sqlite3 as sqlite3
+except ImportError:  # pragma: no cover - an interpreter without it
+    import sqlite3
 import time
 
 from plugin import spawn

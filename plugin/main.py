@@ -6,7 +6,10 @@ heavy clients lazily, after the dependency check can still answer with a clear e
 
 from __future__ import annotations
 
-import sqlite3
+try:  # the C module that sqlite3 re-exports (same classes): the hook skips datetime & co
+    import _sqlite3 as sqlite3
+except ImportError:  # pragma: no cover - an interpreter without it
+    import sqlite3
 import sys
 
 from plugin import stashlog

@@ -5,10 +5,8 @@ Standard library only: the hook path parses its input here.
 
 from __future__ import annotations
 
-import json
-
-# No typing or dataclasses import: annotations stay strings (postponed), and the hook
-# path saves the ~20 ms those modules cost to import.
+# No json, typing or dataclasses import: annotations stay strings (postponed), and the
+# hook path saves the ~20 ms those modules cost to import (json: below).
 
 MAX_SCENE_ID = 2 ** 63 - 1  # the largest id a SQLite INTEGER (and Stash's Go int) holds
 MAX_STDIN_BYTES = 8 * 1024 * 1024  # a hook input is a few KB; anything near this is not Stash
@@ -107,7 +105,7 @@ def parse_input(raw: str) -> PluginInput:
     if not raw.strip():
         raise ProtocolError("stdin is empty: Stash2Plex.py must be started by Stash, which sends a JSON document")
     try:
-        doc = json.loads(raw)
+        doc = loads(raw)
     except ValueError as exc:
         raise ProtocolError(f"stdin is not JSON ({exc.msg} at position {exc.pos})") from None
     except RecursionError:
@@ -149,5 +147,75 @@ def _hook_context(ctx: object) -> HookContext:
 def reply(output: object = None, error: "str | None" = None) -> str:
     """The one line Stash reads from stdout."""
     if error is not None:
-        return json.dumps({"error": error}, ensure_ascii=False)
-    return json.dumps({"output": output}, ensure_ascii=False, default=str)
+        return dumps({"error": error})
+    return dumps({"output": output})
+
+
+# -- JSON without the json package ---------------------------------------------------
+# `import json` pulls in re and enum: about a third of a hook's import time. The hook
+# parses its stdin with the json package's own C scanner (`_json`, what json.loads runs
+# underneath) and writes its small reply with `_json`'s string encoder. Anything these
+# cannot take (an error, a value that is not plain) goes through json itself, so the
+# messages and the output are json's. Where `_json` is missing (not CPython), json is used.
+_WHITESPACE = " \t\n\r"  # json's own WHITESPACE set
+
+
+class _Strict:
+    """The settings json.loads gives its scanner by default."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}.__getitem__
+
+
+try:
+    from _json import encode_basestring as _quote, make_scanner as _make_scanner
+
+    _scan = _make_scanner(_Strict())
+except ImportError:  # not CPython: json is fine there
+    _scan = _quote = None
+
+
+def loads(text: str) -> object:
+    """json.loads(text), without importing json unless the text is not plain JSON."""
+    if _scan is not None:
+        start = len(text) - len(text.lstrip(_WHITESPACE))
+        try:
+            value, end = _scan(text, start)
+        except Exception:  # noqa: BLE001 - any trouble (even the C scanner's own error path,
+            value, end = None, -1  # which needs json.decoder loaded): json.loads below decides
+        if end >= 0 and not text[end:].strip(_WHITESPACE):
+            return value
+    import json  # for json's own error message (or a text the fast path did not take)
+
+    return json.loads(text)
+
+
+def dumps(value: object) -> str:
+    """json.dumps(value, ensure_ascii=False, default=str) for plain dicts of plain values."""
+    text = _plain(value) if _quote is not None else None
+    if text is not None:
+        return text
+    import json
+
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _plain(value: object) -> "str | None":
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if type(value) is int:
+        return str(value)
+    if type(value) is str:
+        return _quote(value)
+    if type(value) is dict and all(type(k) is str for k in value):
+        parts = [(_quote(k), _plain(v)) for k, v in value.items()]
+        if all(text is not None for _, text in parts):
+            return "{" + ", ".join(f"{k}: {v}" for k, v in parts) + "}"
+    return None
+

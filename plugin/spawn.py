@@ -9,7 +9,6 @@ to its own rotating file. `subprocess` is imported only here, only when needed.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -44,7 +43,9 @@ def start_drainer(launch: dict) -> bool:
         proc = subprocess.Popen(argv, **kwargs)
     except OSError:
         return False  # the job is queued; the next hook or Process Queue will drain it
-    payload = json.dumps(launch).encode("utf-8")
+    from plugin.protocol import dumps  # json's output, without importing json on the hook path
+
+    payload = dumps(launch).encode("utf-8")
     try:
         proc.stdin.write(payload)  # small enough for the pipe buffer: never blocks
         proc.stdin.close()

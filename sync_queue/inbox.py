@@ -14,9 +14,11 @@ just going idle.
 
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
+try:  # the C module that sqlite3 re-exports (same classes): the hook skips datetime & co
+    import _sqlite3 as sqlite3
+except ImportError:  # pragma: no cover - an interpreter without it
+    import sqlite3
 import time
 # No `typing` import: annotations are postponed strings, and typing costs the hook ~5 ms.
 
@@ -111,6 +113,8 @@ def move_aside(data_dir: str, now: float) -> str:
 
 def record_corruption(conn: sqlite3.Connection, moved_to: str, error: str, now: float) -> None:
     """Leave a note in the fresh file so Queue Status can tell the user what happened."""
+    import json  # only here: json costs the hook path ~5 ms (re, enum)
+
     value = json.dumps({"at": now, "moved_to": moved_to, "error": error})
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_corruption', ?)", (value,))
 

@@ -18,9 +18,11 @@ since that time, and Queue Status says so.
 
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
+try:  # the C module that sqlite3 re-exports (same classes): the hook skips datetime & co
+    import _sqlite3 as sqlite3
+except ImportError:  # pragma: no cover - an interpreter without it
+    import sqlite3
 import time
 
 SPOOL_FILE_NAME = "stash2plex.spool"
@@ -40,6 +42,8 @@ def missed_path(data_dir: str) -> str:
 
 def append(data_dir: str, scene_ids: "list[int]", reason: str, now: float) -> None:
     """Durably note scene ids outside SQLite; raises OSError when the disk refuses."""
+    import json  # lazily: json costs the hook path ~5 ms (re, enum)
+
     lines = "".join(
         json.dumps({"scene_id": int(sid), "at": now, "reason": reason}) + "\n" for sid in scene_ids
     ).encode("utf-8")
@@ -108,14 +112,30 @@ def _identity(stat: os.stat_result) -> str:
 
 def _merged_offset(conn: sqlite3.Connection, stat: os.stat_result) -> int:
     """How many bytes of the spool file now at the path were merged already."""
+    import json  # lazily: json costs the hook path ~5 ms (re, enum)
+
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (OFFSET_KEY,)).fetchone()
     done = json.loads(row[0]) if row and row[0] else {}
     offset = int(done.get("offset", 0)) if done.get("ino") == _identity(stat) else 0
     return offset if offset <= stat.st_size else 0  # past the end: not the file we merged before
 
 
+def _rows(complete: bytes) -> list:
+    import json
+
+    rows = []
+    for line in complete.splitlines():
+        try:
+            entry = json.loads(line)
+            rows.append((int(entry["scene_id"]), float(entry["at"]), str(entry.get("reason", "spool"))))
+        except (ValueError, KeyError, TypeError):
+            continue  # a torn line from a crash mid-write; its hook reported the failure
+    return rows
+
+
 def merge(conn: sqlite3.Connection, data_dir: str, upsert_sql: str, now: "float | None" = None) -> int:
     """Move spooled scene ids into the inbox (conn in autocommit mode); returns how many."""
+    import json  # lazily: json costs the hook path ~5 ms (re, enum)
     path = spool_path(data_dir)
     try:
         stat = os.stat(path)
@@ -128,12 +148,7 @@ def merge(conn: sqlite3.Connection, data_dir: str, upsert_sql: str, now: "float 
             fh.seek(offset)
             data = fh.read(stat.st_size - offset)
         complete = data[: data.rfind(b"\n") + 1]  # a line still being written waits for next time
-        for line in complete.splitlines():
-            try:
-                entry = json.loads(line)
-                rows.append((int(entry["scene_id"]), float(entry["at"]), str(entry.get("reason", "spool"))))
-            except (ValueError, KeyError, TypeError):
-                continue  # a torn line from a crash mid-write; its hook reported the failure
+        rows = _rows(complete)
         offset += len(complete)
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import errno
 import os
-import sqlite3
+try:  # the C module that sqlite3 re-exports (same classes): the hook skips datetime & co
+    import _sqlite3 as sqlite3
+except ImportError:  # pragma: no cover - an interpreter without it
+    import sqlite3
 
 from sync_queue.inbox import DB_FILE_NAME, is_corruption
 
