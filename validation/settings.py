@@ -53,6 +53,7 @@ class Settings(BaseModel):
     plex_library: str = ""  # read as `libraries`
     path_map: str = PathMap()  # always a PathMap: the text as saved, parsed into rules
     plex_timeout: float = Field(15.0, ge=1, le=300)
+    plex_concurrency: int = Field(4, ge=1, le=4)  # Plex requests in flight at once (a household server)
     plex_ca_bundle: str = ""  # a PEM file that trusts Plex's certificate; empty: the system's trust store
     plex_skip_tls_verify: bool = False  # for a self-signed local server only
 
@@ -206,7 +207,8 @@ NO_FALLBACK_FIELDS += ("only_organized", "required_tags", "excluded_scene_tags")
 # Settings added after fingerprints were first stored (tests/unit/test_settings.py pins
 # them); left at their default, they leave the fingerprint of older saved settings as it was.
 ADDED_FIELDS = ("skip_director", "title_template", "code_in_summary",
-                "only_organized", "required_tags", "excluded_scene_tags", "drainer_linger_seconds")
+                "only_organized", "required_tags", "excluded_scene_tags", "drainer_linger_seconds",
+                "plex_concurrency")
 
 
 def _names(text: str) -> Tuple[str, ...]:

@@ -163,7 +163,9 @@ class App:
 
     # -- the worker -------------------------------------------------------------
     def syncer(self) -> SceneSyncer:
-        return SceneSyncer(self.settings, self.stash, self.plex, self.conn, clock=self.clock)
+        settings = self.settings
+        return SceneSyncer(settings, self.stash, self.plex, self.conn, clock=self.clock,
+                           edit_threads=settings.plex_concurrency)
 
     def _refresh_for_worker(self):
         fresh = self.reread_settings()

@@ -32,3 +32,31 @@ def test_a_save_wakes_the_idle_drainer_at_once(plugin_env):
                "the idle drainer to be woken by the hook (not by its 30 s poll)")
     assert env.live_drainer() == pid, "the edit was synced by the drainer that was already running"
     assert "drainer exiting" not in env.drainer_log()
+
+
+def _most_in_flight(entries) -> int:
+    """The most Plex requests whose [arrival, arrival + duration] overlap at one moment."""
+    events = []
+    for e in entries:
+        events += [(e["time"], 1), (e["time"] + e["duration"], -1)]
+    most = now = 0
+    for _, step in sorted(events, key=lambda ev: (ev[0], ev[1])):
+        now += step
+        most = max(most, now)
+    return most
+
+
+def test_plex_concurrency_bounds_the_requests_in_flight(plugin_env):
+    env = plugin_env
+    scene_ids = env.seed(12)
+    env.plex.faults.latency(0.1, method="PUT")  # a slow household server: edits overlap if sent at once
+    for setting, allowed in ((1, 1), (3, 3)):
+        env.configure(plex_concurrency=setting, skip_poster=True)
+        for sid in scene_ids:
+            env.stash.update_scene(sid, hooks=False, title=f"Title {setting} {sid}")
+        start = len(env.plex.requests)
+        env.ok_task("Sync All Scenes")
+        puts = [e for e in env.plex.requests[start:] if e["method"] == "PUT"]
+        assert len(puts) >= len(scene_ids), "the task sent every edit"
+        most = _most_in_flight(puts)
+        assert allowed - 1 <= most <= allowed if allowed > 1 else most == 1, (setting, most)

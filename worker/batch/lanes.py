@@ -14,7 +14,8 @@ from typing import Callable, Dict, Iterator, List, Tuple, TypeVar
 from worker.batch.scene import BatchScene, Match
 
 # Scenes of one batch whose requests are in flight at once. Each scene's requests wait
-# on Plex in turn; a few in parallel hide that wait without hammering the server.
+# on Plex in turn; a few in parallel hide that wait without hammering the server. The
+# default of the setting plex_concurrency (1-4), which the drainer and tasks pass in.
 EDIT_THREADS = 4
 
 T = TypeVar("T")
