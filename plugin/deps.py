@@ -38,7 +38,10 @@ def _try_dep_manager() -> None:
 
 def missing_dependencies_message(plugin_dir: str) -> Optional[str]:
     """None when everything imports; else one sentence naming the install command."""
+    from sync_queue.persist_import import skip_async_queues
+
     _try_dep_manager()
+    skip_async_queues()  # the check imports persistqueue: without asyncio, as the drainer does
     missing = []
     for module, dist, low in REQUIREMENTS:
         try:

@@ -12,9 +12,13 @@ import sqlite3
 from dataclasses import dataclass, replace
 from typing import Optional
 
-import persistqueue.serializers.json as json_serializer
-from persistqueue import SQLiteAckQueue
-from persistqueue.exceptions import Empty
+from sync_queue.persist_import import skip_async_queues
+
+skip_async_queues()  # before persistqueue: its __init__ would import asyncio
+
+import persistqueue.serializers.json as json_serializer  # noqa: E402
+from persistqueue import SQLiteAckQueue  # noqa: E402
+from persistqueue.exceptions import Empty  # noqa: E402
 
 from sync_queue import inbox
 
