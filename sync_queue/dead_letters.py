@@ -81,6 +81,13 @@ class DeadLetters:
         row = self.conn.execute(f"SELECT {_COLUMNS} FROM dead_letters WHERE id = ?", (id,)).fetchone()
         return DeadLetter(*row) if row else None
 
+    def open_for(self, scene_id: int) -> Optional[DeadLetter]:
+        """The scene's open (unresolved) dead letter, if it has one."""
+        row = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM dead_letters WHERE scene_id = ? AND resolved_at IS NULL "
+            "ORDER BY failed_at DESC, id DESC LIMIT 1", (int(scene_id),)).fetchone()
+        return DeadLetter(*row) if row else None
+
     def by_kind(self) -> Dict[str, int]:
         """Open dead letters per error kind."""
         rows = self.conn.execute(
@@ -93,8 +100,9 @@ class DeadLetters:
         ids: Optional[Iterable[int]] = None,
         kind: Union[ErrorKind, str, None] = None,
         now: Optional[float] = None,
+        scene_ids: Optional[Iterable[int]] = None,
     ) -> int:
-        """Queue open dead letters again (all, by id, by kind, or both filters); returns scenes queued.
+        """Queue open dead letters again (all, or by id, kind or scene, filters combined); returns scenes queued.
 
         The scene gets a fresh inbox row, so it starts over with no attempts counted, and
         its item fingerprints are cleared, so the sync matches it against Plex again.
@@ -107,6 +115,12 @@ class DeadLetters:
                 return 0
             where.append(f"id IN ({','.join('?' * len(id_list))})")
             params.extend(id_list)
+        if scene_ids is not None:
+            scene_list = [int(i) for i in scene_ids]
+            if not scene_list:
+                return 0
+            where.append(f"scene_id IN ({','.join('?' * len(scene_list))})")
+            params.extend(scene_list)
         if kind is not None:
             where.append("error_kind = ?")
             params.append(kind.value if isinstance(kind, ErrorKind) else str(kind))

@@ -36,15 +36,21 @@ def _figures(app) -> Dict[str, Any]:
         breaker = {"state": "unknown"}
     index = app.index.stats()
     drainer_alive = inbox.drainer_running(app.data_dir)
+    pending, deferred = int(counts.get("pending", 0)), int(counts.get("deferred", 0))
     return {
-        "pending": int(counts.get("pending", 0)),
+        # The figures the operations contract names (README, "Operations"), for the UI.
+        "queued": pending,
+        "retrying": deferred,
+        "drainer": "running" if drainer_alive else "idle",
+        "breaker": breaker.get("state", "unknown"),
+        "breaker_detail": breaker,
+        "pending": pending,
         "in_flight": int(counts.get("in_flight", 0)),
-        "deferred": int(counts.get("deferred", 0)),
+        "deferred": deferred,
         "deferred_by_kind": counts.get("deferred_by_kind", {}),
         "next_retry_at": iso_time(counts.get("next_retry_at")),
         "dead_letters": int(counts.get("dead_letters", 0)),
         "dead_letters_by_kind": app.dead_letters.by_kind(),
-        "breaker": breaker,
         "drainer_alive": bool(drainer_alive),
         "index": index,
         "synced_scenes": app.sync_state.count(),
@@ -60,7 +66,7 @@ def _headline(result: Dict[str, Any]) -> str:
     return (
         f"queued {result['pending']}, waiting {result['deferred']}"
         + (f" (next retry {result['next_retry_at']})" if result["next_retry_at"] else "")
-        + f", dead letters {result['dead_letters']}, breaker {result['breaker'].get('state', '?')}, "
+        + f", dead letters {result['dead_letters']}, breaker {result['breaker']}, "
         f"drainer {'running' if result['drainer_alive'] else 'idle'}, index {result['index'].get('size', 0)} files"
     )
 

@@ -1,0 +1,131 @@
+"""The operations contract: runPluginOperation(plugin_id: "Stash2Plex", args: {mode: …}).
+
+Called over HTTP through the Stash emulator's GraphQL, as the plugin's UI and users'
+own scripts call it. Stash's schema declares `runPluginOperation(plugin_id: ID!, args:
+Map): Any` and answers the plugin's `output` as the field's value, or its `error` as a
+GraphQL error (stashapp/stash graphql/schema/schema.graphql, internal/api
+resolver_mutation_plugin.go).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict
+
+import requests
+
+from tests.e2e.conftest import PLUGIN_ID, SECTION, wait_until
+
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+OPERATION = "mutation Op($args: Map) { runPluginOperation(plugin_id: %s, args: $args) }"
+
+
+def call(env, args: Dict[str, Any]) -> Dict[str, Any]:
+    """The raw GraphQL answer ({"data": …} or {"errors": …})."""
+    query = OPERATION % ('"%s"' % PLUGIN_ID)
+    resp = requests.post(env.stash.graphql_url, json={"query": query, "variables": {"args": args}}, timeout=60)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def op(env, **args: Any) -> Dict[str, Any]:
+    answer = call(env, args)
+    assert not answer.get("errors"), answer["errors"]
+    return answer["data"]["runPluginOperation"]
+
+
+def op_error(env, **args: Any) -> str:
+    answer = call(env, args)
+    (error,) = answer["errors"]
+    return error["message"]
+
+
+def test_scene_status_for_every_state(plugin_env):
+    env = plugin_env
+    synced, queued, never = env.seed(3)
+    missing = env.seed(1, rng_seed=11, in_plex=False)[0]  # Plex has not scanned its file: it waits
+    env.queue_directly([queued])  # no drainer runs yet: it stays queued
+    assert op(env, mode="scene_status", scene_id=str(queued))["state"] == "queued"
+    env.ok_task("Process Queue")
+    env.queue_directly([synced, missing, 4242])  # 4242 is not in Stash: a dead letter
+    env.ok_task("Process Queue")
+
+    status = op(env, mode="scene_status", scene_id=str(synced))
+    assert status["scene_id"] == str(synced) and status["state"] == "synced"
+    key = env.plex.find_by_file(env.plex_path(synced))
+    assert status["plex"] == {"rating_key": str(key), "title": env.expected_title(synced), "section": SECTION}
+    assert ISO.match(status["synced_at"]) and status["next_attempt_at"] is None and status["reason"] is None
+
+    waiting = op(env, mode="scene_status", scene_id=str(missing))
+    assert waiting["state"] == "retrying" and waiting["plex"] is None
+    assert ISO.match(waiting["next_attempt_at"]) and "not in Plex" in waiting["reason"]
+
+    dead = op(env, mode="scene_status", scene_id="4242")
+    assert dead["state"] == "dead_letter" and "4242" in dead["reason"]
+
+    assert op(env, mode="scene_status", scene_id=str(never)) == {
+        "scene_id": str(never), "state": "not_synced", "plex": None, "synced_at": None,
+        "next_attempt_at": None, "reason": None}
+
+
+def test_sync_scene_queues_and_a_drainer_syncs_it(plugin_env):
+    env = plugin_env
+    (scene,) = env.seed(1)
+    env.stash.update_scene(scene, hooks=False, title="From the Plex panel")
+
+    assert op(env, mode="sync_scene", scene_id=scene)["queued"] is True
+
+    wait_until(lambda: env.plex_title(scene) == "From the Plex panel", 30, "the drainer to sync the scene")
+    wait_until(lambda: op(env, mode="scene_status", scene_id=str(scene))["state"] == "synced", 30,
+               "the scene to read as synced")
+
+
+def test_status_dead_letters_and_retry(plugin_env):
+    env = plugin_env
+    env.seed(1)
+    env.queue_directly([4242, 4343])
+    assert env.ok_task("Process Queue")["dead_lettered"] == 2
+    env.queue_directly([1])
+
+    status = op(env, mode="status")
+    assert (status["queued"], status["retrying"], status["dead_letters"]) == (1, 0, 2)
+    assert status["breaker"] == "closed" and status["drainer"] == "idle"
+
+    letters = op(env, mode="dead_letters", limit=1)["dead_letters"]
+    assert len(letters) == 1
+    (letter,) = letters
+    assert set(letter) >= {"scene_id", "reason", "kind", "failed_at", "attempts"}
+    assert letter["kind"] == "permanent" and ISO.match(letter["failed_at"])
+    assert len(op(env, mode="dead_letters")["dead_letters"]) == 2
+
+    assert op(env, mode="retry_dead_letters", scene_ids=["4343"])["queued"] == 1
+    assert env.rows("SELECT scene_id FROM dead_letters WHERE resolved_at IS NULL") == [(4242,)]
+
+
+def test_bad_mode_or_argument_is_one_line_error(plugin_env):
+    env = plugin_env
+    for args in ({"mode": "no_such_mode"}, {"mode": "scene_status"}, {"mode": "scene_status", "scene_id": "x1"},
+                 {"mode": "dead_letters", "limit": "many"}, {"mode": "retry_dead_letters", "scene_ids": "abc"}):
+        message = op_error(env, **args)
+        assert message and "\n" not in message and "Traceback" not in message, (args, message)
+
+
+def test_preview_scene_shows_the_change_and_writes_nothing(plugin_env):
+    env = plugin_env
+    scene, other = env.seed(2)
+    env.queue_directly([scene, other])
+    env.ok_task("Process Queue")
+    before = env.plex_title(scene)
+    env.stash.update_scene(scene, hooks=False, title="Renamed in Stash")
+    env.plex.reset_log()
+
+    preview = op(env, mode="preview_scene", scene_id=str(scene))
+    unchanged = op(env, mode="preview_scene", scene_id=str(other))
+
+    assert preview["scene_id"] == str(scene)
+    assert {"field": "title", "plex": before, "stash": "Renamed in Stash"} in preview["changes"]
+    assert [c["field"] for c in preview["changes"]] == ["title"]
+    assert unchanged["changes"] == []
+    for method in ("PUT", "POST", "DELETE"):
+        assert env.plex.count(method=method) == 0, method
+    assert env.plex_title(scene) == before
