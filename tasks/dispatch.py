@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Dict
 
-from tasks import dead_letters, health, operations, process_queue, rebuild_index, reconcile, status, sync_scenes
+from tasks import dead_letters, health, operations, preview, process_queue, rebuild_index, reconcile, status, sync_scenes
 from tasks.context import TaskContext
 from errors.kinds import SyncError
 from worker.composition_root import App
@@ -23,6 +23,7 @@ HANDLERS: Dict[str, Callable[[TaskContext], Dict[str, Any]]] = {
     "reconcile": reconcile.run,
     "health": health.run,
     "rebuild_index": rebuild_index.run,
+    "preview_changes": preview.run,
 }
 # Modes with no task button: runPluginOperation from the UI or a script (README "Operations").
 # Queue Status and Retry Dead Letters answer as operations too, through their task modes.
@@ -30,6 +31,7 @@ OPERATIONS: Dict[str, Callable[[TaskContext], Dict[str, Any]]] = {
     "scene_status": operations.scene_status,
     "sync_scene": operations.sync_scene,
     "dead_letters": operations.dead_letters,
+    "preview_scene": preview.preview_scene,
 }
 
 

@@ -129,3 +129,27 @@ def test_preview_scene_shows_the_change_and_writes_nothing(plugin_env):
     for method in ("PUT", "POST", "DELETE"):
         assert env.plex.count(method=method) == 0, method
     assert env.plex_title(scene) == before
+
+
+def test_preview_changes_task_reports_exactly_the_changed_scenes(plugin_env):
+    env = plugin_env
+    scene_ids = env.seed(6)
+    env.queue_directly(scene_ids)
+    env.ok_task("Process Queue")
+    env.stash.update_scene(scene_ids[1], hooks=False, title="Preview one")
+    env.stash.update_scene(scene_ids[4], hooks=False, title="Preview two")
+    titles = {sid: env.plex_title(sid) for sid in scene_ids}
+    env.plex.reset_log()
+
+    result = env.task("Preview Changes")
+
+    assert result.error is None, result.error
+    output = result.output
+    assert output["checked"] == 6 and output["changed"] == 2
+    assert sorted(s["scene_id"] for s in output["scenes"]) == [str(scene_ids[1]), str(scene_ids[4])]
+    assert output["histogram"] == {"title": 2}
+    assert {"field": "title", "plex": titles[scene_ids[1]], "stash": "Preview one"} in output["scenes"][0]["changes"]
+    for method in ("PUT", "POST", "DELETE"):
+        assert env.plex.count(method=method) == 0, method
+    assert {sid: env.plex_title(sid) for sid in scene_ids} == titles
+    assert result.progress[-1] == 1.0 and all(a <= b for a, b in zip(result.progress, result.progress[1:]))

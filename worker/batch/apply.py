@@ -73,7 +73,7 @@ class ItemSender:
     def _send(self, scene: BatchScene, target: Match, item, retry: QuickRetry) -> Sent:
         st = scene.item_state(target)
         plan = plan_item(scene, target, item, self.settings)
-        image = self._screenshot(scene, plan, retry)
+        image = self.screenshot(scene, plan, retry)
 
         def uploaded(kind: str, digest: str) -> None:
             # Plex accepted these bytes: recorded now, so a failed edit after it (or a
@@ -91,7 +91,7 @@ class ItemSender:
         )
         return Sent(plan, done)
 
-    def _screenshot(self, scene: BatchScene, plan: EditPlan, retry: QuickRetry) -> Optional[bytes]:
+    def screenshot(self, scene: BatchScene, plan: EditPlan, retry: QuickRetry) -> Optional[bytes]:
         """The image bytes from Stash, fetched only when the plan uploads one."""
         if not (plan.upload_poster or plan.upload_background):
             return None
