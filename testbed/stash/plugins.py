@@ -124,6 +124,20 @@ class PluginHost:
                            "hooks": h.triggered_by} for h in m.hooks]})
         return out
 
+    def ui_of(self, plugin_id: str) -> Optional[Tuple[str, Dict[str, Any], bool]]:
+        """(plugin dir, the yml's `ui` block, enabled) for /plugin/{id}/…; None when unknown."""
+        plug = self._plugins.get(plugin_id)
+        if plug is None:
+            return None
+        return plug.runner.plugin_dir, dict(plug.runner.manifest.raw.get("ui") or {}), plug.enabled
+
+    def ui_blocks(self) -> List[Tuple[str, Dict[str, Any]]]:
+        """Every enabled plugin's `ui` block, in load order, for the page's script and style tags."""
+        with self._lock:
+            items = list(self._plugins.items())
+        return [(pid, dict(p.runner.manifest.raw.get("ui") or {})) for pid, p in items
+                if p.enabled and p.runner.manifest.raw.get("ui")]
+
     def _conn(self, plug: _Plugin, visited: Visited) -> Dict[str, Any]:
         return self._connection_for(plug.runner.plugin_dir, visited)
 
