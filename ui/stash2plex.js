@@ -128,7 +128,7 @@
       h("div", {className: "stash2plex-head"},
         h("span", {className: "stash2plex-title"}, "Plex"),
         status ? h(Badge, {state: status.state}) : h("span", {className: "stash2plex-note"}, "…"),
-        h("a", {className: "stash2plex-link", href: PAGE}, "Stash2Plex page")),
+        h("a", {className: "stash2plex-link", href: PAGE.slice(1)}, "Stash2Plex page")),
       scene.error ? h("p", {className: "stash2plex-problem"}, scene.error) : null,
       h("dl", {className: "stash2plex-facts"}, rows.map(function (r) {
         return h(React.Fragment, {key: r[0]}, h("dt", null, r[0]), h("dd", null, r[1]));
@@ -249,7 +249,7 @@
   // A link to the page among the navbar's utility items.
   api.patch.before("MainNavBar.UtilityItems", function (props) {
     var rest = Array.prototype.slice.call(arguments, 1);
-    var link = h("a", {key: "stash2plex", className: "nav-utility stash2plex-nav", href: PAGE, title: "Stash2Plex"}, "Plex");
+    var link = h("a", {key: "stash2plex", className: "nav-utility stash2plex-nav", href: PAGE.slice(1), title: "Stash2Plex"}, "Plex");
     return [Object.assign({}, props, {children: h(React.Fragment, null, props.children, link)})].concat(rest);
   });
 })();

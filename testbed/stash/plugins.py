@@ -174,7 +174,12 @@ class PluginHost:
         return plug
 
     def run_operation(self, plugin_id: str, args: Dict[str, Any], visited: Visited) -> RunResult:
-        """runPluginOperation: synchronous, no task, args as given."""
+        """runPluginOperation: synchronous, no task, args as given.
+
+        As pkg/plugin/plugins.go Cache.RunPlugin: the process runs with no operation (so no
+        defaultArgs), the mutation waits for it, and its `error` becomes the mutation's
+        error while its `output` is the mutation's value (mutations.py).
+        """
         plug = self._enabled(plugin_id)
         handle = plug.runner.start_operation(args, server_connection=self._conn(plug, visited))
         return handle.wait(plug.timeout)
