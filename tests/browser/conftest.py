@@ -29,7 +29,7 @@ def _missing() -> str:
     try:
         import selenium  # noqa: F401
     except ImportError:
-        return "selenium is not installed (pip install -r requirements-dev.txt)"
+        return "selenium is not installed (pip install -r requirements-browser.txt; scripts/setup does it)"
     for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
         if not os.access(path, os.X_OK):
             return f"{path} is missing (apt-get install {package}; scripts/setup does it)"
