@@ -153,3 +153,23 @@ def test_preview_changes_task_reports_exactly_the_changed_scenes(plugin_env):
         assert env.plex.count(method=method) == 0, method
     assert {sid: env.plex_title(sid) for sid in scene_ids} == titles
     assert result.progress[-1] == 1.0 and all(a <= b for a, b in zip(result.progress, result.progress[1:]))
+
+
+def test_preview_changes_costs_no_more_reads_than_sync_all(plugin_env):
+    env = plugin_env
+    scene_ids = env.seed(120)
+    env.ok_task("Sync All Scenes")
+    env.stash.update_scene(scene_ids[70], hooks=False, title="Only this one")
+
+    def cost(task):
+        env.stash.clear_requests()
+        env.plex.reset_log()
+        output = env.ok_task(task)
+        return output, env.stash.count("findScenes"), env.plex.count(method="GET")
+
+    preview, preview_stash, preview_plex = cost("Preview Changes")
+    _sync, sync_stash, sync_plex = cost("Sync All Scenes")
+
+    assert preview["checked"] == 120 and [s["scene_id"] for s in preview["scenes"]] == [str(scene_ids[70])]
+    assert preview_stash <= sync_stash, (preview_stash, sync_stash)
+    assert preview_plex <= sync_plex, (preview_plex, sync_plex)
