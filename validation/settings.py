@@ -19,7 +19,7 @@ same saved settings never changes.
 
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, List, Tuple
+from typing import Any, Dict, FrozenSet, List, Literal, Tuple
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
@@ -62,6 +62,7 @@ class Settings(BaseModel):
     skip_rating: bool = False
     skip_poster: bool = False
     sync_background: bool = False
+    poster_style: Literal["screenshot", "letterbox"] = "screenshot"
     keep_plex_edits: bool = False
     excluded_tags: str = ""  # read as `excluded_tag_names`
     max_list_items: int = Field(100, ge=1, le=1000)
@@ -97,6 +98,14 @@ class Settings(BaseModel):
         """Parse the list settings once; readers get the typed values."""
         self._libraries = _names(self.plex_library)
         self._excluded_tag_names = frozenset(name.casefold() for name in _names(self.excluded_tags))
+
+    @field_validator("poster_style", mode="before")
+    @classmethod
+    def _poster_style_word(cls, value: Any) -> Any:
+        """Stash saves a STRING setting as typed: ' Letterbox' is letterbox, '' the default."""
+        if isinstance(value, str):
+            return value.strip().lower() or "screenshot"
+        return value
 
     @field_validator("plex_url")
     @classmethod
@@ -147,9 +156,17 @@ class Settings(BaseModel):
         import hashlib
         import json
 
-        blob = json.dumps(self.model_dump(), sort_keys=True, default=str)
+        values = self.model_dump()
+        for name in ADDED_SINCE_FINGERPRINT_PIN:
+            if values[name] == Settings.model_fields[name].default:
+                del values[name]  # an upgrade alone must not look like a settings change
+        blob = json.dumps(values, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
+
+# Settings added after stored fingerprints existed: left out of the fingerprint while
+# they hold their default, so an upgrade alone does not retry stored config errors.
+ADDED_SINCE_FINGERPRINT_PIN = ("poster_style",)
 
 # Bad values that stop syncing instead of falling back: no default could stand in for them.
 NO_FALLBACK_FIELDS = ("plex_url", "path_map")

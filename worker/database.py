@@ -24,7 +24,7 @@ import sqlite3
 from typing import Dict, Optional, Tuple
 
 from plex import index_table
-from sync_queue import db, dead_letters, inbox, retry_schedule, sync_state
+from sync_queue import collection_art, db, dead_letters, inbox, retry_schedule, sync_state
 # Re-exported so a caller of the whole file (tests/unit/test_queue_db.py) needs one import.
 from sync_queue.db import delete_meta, get_meta, last_corruption, set_meta, transaction  # noqa: F401
 from worker import breaker
@@ -36,6 +36,7 @@ SCHEMAS: Tuple[db.Schema, ...] = (
     sync_state.SCHEMA,
     breaker.SCHEMA,
     index_table.SCHEMA,
+    collection_art.SCHEMA,
 )
 # Each owner's version once every migration has run.
 SCHEMA_VERSION: Dict[str, int] = {name: db.latest(migrations) for name, migrations in SCHEMAS}

@@ -123,6 +123,7 @@ TABLE_OWNER = {  # table → the one module that creates and migrates it
     "outages": "worker/breaker.py",
     "plex_index": "plex/index_table.py",
     "plex_index_sections": "plex/index_table.py",
+    "collection_art": "sync_queue/collection_art.py",
 }
 
 _DDL = re.compile(
