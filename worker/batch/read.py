@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Tuple, Union
 
 from errors.kinds import PermanentError, SyncError
+from mapping.collection_art import sources
 from mapping.scene_fields import build_metadata, fingerprint
 from sync_queue.sync_state import SyncState
 from validation.pathmap import PathMap
@@ -47,4 +48,5 @@ def prepare(sid: int, scene: Optional[dict], settings, mapper: PathMap) -> Union
     files = [f.get("path") for f in scene.get("files") or [] if isinstance(f, dict) and f.get("path")]
     if not files:
         return PermanentError(f"scene {sid} has no file in Stash, so there is nothing to find in Plex")
-    return BatchScene(sid, meta, [mapper.to_plex(p) for p in files])
+    return BatchScene(sid, meta, [mapper.to_plex(p) for p in files],
+                      sources=sources(scene, list(meta.collections), settings))
