@@ -26,19 +26,6 @@ from validation.text import clean_text
 
 
 @dataclass(frozen=True)
-class Source:
-    """A Plex collection title and the Stash object it comes from."""
-
-    kind: str  # "group" | "studio"
-    id: int
-    title: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.kind}:{self.id}"
-
-
-@dataclass(frozen=True)
 class Art:
     """What the collection should hold; None means leave that part alone."""
 
@@ -47,8 +34,26 @@ class Art:
     summary: str
 
 
+@dataclass(frozen=True)
+class Source:
+    """A Plex collection title, the Stash object it comes from, and that object's art."""
+
+    kind: str  # "group" | "studio"
+    id: int
+    title: str
+    art: Art
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
 def sources(scene: Dict[str, Any], collections: List[str], settings) -> List[Source]:
-    """The scene's collections that come from a group or its studio, by their Plex title."""
+    """The scene's collections that come from a group or its studio, by their Plex title.
+
+    The scene as read (stash/client.py SCENE_FIELDS) carries each group's synopsis and
+    images and the studio's details and image, so no other Stash request is needed.
+    """
     if settings.skip_collections:
         return []
     titles = {t.casefold(): t for t in collections}
@@ -66,7 +71,7 @@ def _add(found: List[Source], titles: Dict[str, str], kind: str, obj: Any) -> No
         return
     title = titles.get(clean_text(obj["name"], NAME_CAP, True).casefold())
     if title:
-        found.append(Source(kind, int(obj["id"]), title))
+        found.append(Source(kind, int(obj["id"]), title, desired_art(kind, obj)))
 
 
 def real_image(url: Optional[str]) -> Optional[str]:

@@ -33,14 +33,17 @@ TIMEOUT = 30.0  # seconds per Stash request; stashapi sets none, so a hung Stash
 IDS_PER_REQUEST = 500
 UNREACHABLE_HOSTS = ("0.0.0.0", "", "::", "[::]")
 
+# A scene's groups and studio carry what their Plex collections show (synopsis, details,
+# front/back image, as graphql/schema/types/group.graphql and studio.graphql name them):
+# the collection artwork pass then needs no request of its own (worker/collection_art.py).
 SCENE_FIELDS = """
     id title code details director urls date rating100 organized created_at updated_at
     files { path basename size }
     paths { screenshot }
-    studio { id name image_path parent_studio { id name } }
+    studio { id name details image_path parent_studio { id name } }
     performers { id name image_path }
     tags { id name }
-    groups { group { id name front_image_path } scene_index }
+    groups { group { id name synopsis front_image_path back_image_path } scene_index }
     stash_ids { endpoint stash_id }
 """
 
@@ -52,17 +55,6 @@ query Stash2PlexScenes($filter: FindFilterType, $scene_filter: SceneFilterType, 
   }
 }
 """
-
-# Groups and studios of a batch's collections, many ids in one request. Field names as
-# Stash's schema has them (graphql/schema/types/group.graphql: synopsis, front_image_path,
-# back_image_path; studio.graphql: details, image_path). findGroups/findStudios with
-# `ids` use FindMany (internal/api/resolver_query_find_group.go); an EMPTY ids list
-# means "no id filter, every group", so a part with no ids is left out of the query.
-_SOURCE_PARTS = {
-    "group": "findGroups(ids: $group, filter: $filter) { groups { id name synopsis front_image_path back_image_path } }",
-    "studio": "findStudios(ids: $studio, filter: $filter) { studios { id name details image_path } }",
-}
-_MISSING_SOURCE = re.compile(r"(group|studio) with id (\d+) not found")
 
 _MISSING_SCENE = re.compile(r"scene with id (\d+) not found")
 
@@ -189,31 +181,6 @@ class StashReader:
                 for scene in data["findScenes"]["scenes"]:
                     found[int(scene["id"])] = scene
                 break
-        return found
-
-    def find_collection_sources(self, group_ids: Iterable[int], studio_ids: Iterable[int]) -> Dict[str, Dict[int, dict]]:
-        """{"group": {id: group}, "studio": {id: studio}} in one request (ids Stash lacks are absent)."""
-        wanted = {"group": sorted({int(i) for i in group_ids}), "studio": sorted({int(i) for i in studio_ids})}
-        found: Dict[str, Dict[int, dict]] = {"group": {}, "studio": {}}
-        while any(wanted.values()):
-            kinds = [k for k in ("group", "studio") if wanted[k]]
-            query = "query Stash2PlexCollectionSources(%s, $filter: FindFilterType) { %s }" % (
-                ", ".join("$%s: [ID!]" % k for k in kinds), " ".join(_SOURCE_PARTS[k] for k in kinds))
-            variables: Dict[str, Any] = {k: [str(i) for i in wanted[k]] for k in kinds}
-            variables["filter"] = {"per_page": -1}
-            try:
-                data = self._call(query, variables)
-            except GraphQLError as exc:  # one deleted meanwhile fails FindMany as a whole
-                missing = [(k, int(i)) for k, i in _MISSING_SOURCE.findall(str(exc)) if int(i) in wanted[k]]
-                if not missing:
-                    raise
-                for kind, gone in missing:
-                    wanted[kind].remove(gone)
-                continue
-            for kind, key, listed in (("group", "findGroups", "groups"), ("studio", "findStudios", "studios")):
-                for rec in (data.get(key) or {}).get(listed) or []:
-                    found[kind][int(rec["id"])] = rec
-            break
         return found
 
     def count_scenes(self, updated_since: Union[str, datetime, None] = None) -> int:

@@ -4,9 +4,11 @@ Scenes put their groups' and studio's names on Plex items as collections; this p
 gives each such collection its group's or studio's poster, background and summary
 (mapping/collection_art.py says which). It costs, per batch:
 
-- one Stash request for all the batch's groups and studios (find_collection_sources);
-- nothing more when every collection already holds what its Stash object shows: the
-  image URLs carry Stash's update time (`?t=`), so the same URL means the same bytes;
+- no Stash request to learn what the collections should show: the batch's scene read
+  already carries each group's and studio's images and text (stash/client.py);
+- nothing at all when every collection already holds what its Stash object shows: the
+  image URLs carry Stash's update time (`?t=`), so the same URL means the same bytes
+  (a batch of unchanged scenes stays at zero Plex requests, DESIGN promise 2);
 - otherwise one listing of the library's collections, one fetch per changed image, an
   upload only when the bytes' sha256 differs from the one Plex accepted last, and one
   PUT for the summary and the locks.
@@ -49,7 +51,7 @@ class CollectionArtPass:
         wanted: Dict[Key, Source] = {(str(sid), src.title): src for sid, src in reached}
         if not wanted:
             return 0
-        todo = self._changed(wanted, retry)
+        todo = self._changed(wanted)
         if not todo:
             return 0
         done = 0
@@ -75,20 +77,13 @@ class CollectionArtPass:
         self.uploads += done
         return done
 
-    def _changed(self, wanted: Dict[Key, Source], retry: QuickRetry) -> List[Todo]:
+    def _changed(self, wanted: Dict[Key, Source]) -> List[Todo]:
         """The collections whose Stash object shows something other than what was written."""
-        ids: Dict[str, set] = {"group": set(), "studio": set()}
-        for src in wanted.values():
-            ids[src.kind].add(src.id)
-        found = retry(self.stash.find_collection_sources, ids["group"], ids["studio"])
         with self.db_lock:
             recorded = self.store.get_many(wanted)
         todo: List[Todo] = []
         for key, src in sorted(wanted.items()):
-            obj = found[src.kind].get(src.id)
-            if obj is None:
-                continue  # deleted in Stash meanwhile
-            art, state = desired_art(src.kind, obj), recorded.get(key) or ArtState()
+            art, state = src.art, recorded.get(key) or ArtState()
             if (art.poster_url, art.art_url, art.summary) != (
                     art.poster_url and state.poster_url, art.art_url and state.art_url, state.summary):
                 todo.append((key, src, art, state))
