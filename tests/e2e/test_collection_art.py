@@ -119,3 +119,24 @@ def test_letterbox_poster_is_a_two_by_three_jpeg_and_switching_uploads_once(plug
     env.plex.reset_log()
     env.ok_task("Sync All Scenes")
     assert _uploads(env) == 0
+
+
+def test_a_failing_collection_never_fails_a_scene_and_is_done_next_run(plugin_env):
+    env = plugin_env
+    studio, front, plain, bare, scenes = _library(env)
+    # Collections have ratingKeys of their own (10,000,000 and up): their uploads fail.
+    env.plex.faults.fail(n=10_000, status=500, route="POST /library/metadata/100000")
+    first = env.ok_task("Sync All Scenes")
+    assert first["synced"] == 3
+    assert all(env.plex_item(sid)["title"] for sid in scenes)
+    assert env.plex.collection(env.section, "Harbour Nights")["posters"] == []
+    assert env.ok_task("Review Dead Letters")["count"] == 0
+    assert any("tried again on the next sync" in m for r in env.results for m in r.messages())
+
+    env.plex.faults.clear()
+    again = env.ok_task("Sync All Scenes")
+    assert again["synced"] == 0  # the scenes were done; only their collections were not
+    assert env.plex.collection(env.section, "Harbour Nights")["poster_sha256"] == \
+        _sha(env.stash.image_bytes("group", front))
+    assert env.plex.collection(env.section, "Lighthouse Pictures")["poster_sha256"] == \
+        _sha(env.stash.image_bytes("studio", studio))
