@@ -26,7 +26,7 @@ import logging
 import threading
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from mapping.collection_art import Art, Source, desired_art
+from mapping.collection_art import Art, Source
 from plex.collections import collections_by_title, set_summary_and_locks, upload_image
 from sync_queue.collection_art import ArtState, CollectionArt, Key
 from worker.quick_retry import QuickRetry
