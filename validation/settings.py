@@ -23,7 +23,7 @@ never changes.
 
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, List, Tuple
+from typing import Any, Dict, FrozenSet, List, Literal, Tuple
 from urllib.parse import urlsplit
 
 from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo,
@@ -71,6 +71,7 @@ class Settings(BaseModel):
     sync_background: bool = False
     title_template: str = TitleTemplate()  # always a TitleTemplate: the text as saved, parsed
     code_in_summary: bool = False
+    poster_style: Literal["screenshot", "letterbox"] = "screenshot"
     keep_plex_edits: bool = False
     excluded_tags: str = ""  # read as `excluded_tag_names`
     max_list_items: int = Field(100, ge=1, le=1000)
@@ -115,6 +116,14 @@ class Settings(BaseModel):
         self._excluded_tag_names = _folded(self.excluded_tags)
         self._required_tag_names = _folded(self.required_tags)
         self._excluded_scene_tag_names = _folded(self.excluded_scene_tags)
+
+    @field_validator("poster_style", mode="before")
+    @classmethod
+    def _poster_style_word(cls, value: Any) -> Any:
+        """Stash saves a STRING setting as typed: ' Letterbox' is letterbox, '' the default."""
+        if isinstance(value, str):
+            return value.strip().lower() or "screenshot"
+        return value
 
     @field_validator("plex_url")
     @classmethod
@@ -205,7 +214,7 @@ NO_FALLBACK_FIELDS += ("only_organized", "required_tags", "excluded_scene_tags")
 # Settings added after fingerprints were first stored (tests/unit/test_settings.py pins
 # them); left at their default, they leave the fingerprint of older saved settings as it was.
 ADDED_FIELDS = ("skip_director", "title_template", "code_in_summary",
-                "only_organized", "required_tags", "excluded_scene_tags")
+                "only_organized", "required_tags", "excluded_scene_tags", "poster_style")
 
 
 def _names(text: str) -> Tuple[str, ...]:

@@ -39,6 +39,7 @@ def test_a_version_2_file_never_copies_sync_state_again(tmp_path):
     conn.execute("INSERT INTO sync_items (scene_id, rating_key, written) VALUES (1, '100', '{}')")
     conn.execute("DELETE FROM sync_items WHERE scene_id = 1")  # the scene left that item
     conn.close()
+    database.open_db(data_dir).close()  # creates the tables of owners newer than the file
     conn = database.open_db(data_dir)
     assert conn.execute("SELECT count(*) FROM sync_items").fetchone()[0] == 0
     assert database.schema_version(conn) == database.SCHEMA_VERSION
@@ -86,7 +87,7 @@ def test_a_hook_alone_created_file_is_completed_by_migrate(tmp_path):
 def test_every_owner_is_opened_in_one_place(tmp_path):
     names = [name for name, _ in database.SCHEMAS]
     assert names == ["inbox", "retry_schedule", "dead_letters", "sync_state", "breaker", "plex_index",
-                     "filter_skips"]
+                     "filter_skips", "collection_art"]
     conn = database.open_db(str(tmp_path))
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables - {"sqlite_sequence"} == set(OWNER)
