@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import bench_hook, bench_queue, bench_sync
+from bench import bench_collections, bench_hook, bench_queue, bench_sync
 from bench.report import Table
 
 
@@ -21,6 +21,8 @@ def main() -> int:
     bench_queue.main()
     print("\n## Sync engine", flush=True)
     bench_sync.main([])
+    print("\n## Collection artwork", flush=True)
+    bench_collections.main([])
     return 0
 
 

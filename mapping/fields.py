@@ -16,7 +16,9 @@ Stash is the source of truth; every managed field but the rating (Plex has no lo
 for it) ends up locked, even when unchanged, because an agent refresh overwrites
 unlocked fields; keep_plex_edits spares every kind but images (mapping/plan.py).
 A field turned off by its setting is never read into Plex nor validated: the model
-gets the row's `empty` value instead.
+gets the row's `empty` value instead. Two settings shape a value rather than switch a
+field: title_template renders the title (validation/title_template.py) and
+code_in_summary puts the studio code before the details.
 
 Adding a field: a row here (and its reader when Stash needs one), its attribute on
 PlexMetadata (validation/scene_metadata.py) and CurrentItem, and its reading in
@@ -25,14 +27,17 @@ plex/items.py.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Callable, Dict, List, Tuple
 
 from errors.kinds import InvalidMetadata
-from validation.scene_metadata import NAME_CAP
-from validation.text import clean_text
+from validation.scene_metadata import NAME_CAP, SUMMARY_CAP
+from validation.text import clean_text, dedupe
 
 TEXT, DATE, TAGS, RATING, IMAGE = "text", "date", "tags", "rating", "image"
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 Scene = Dict[str, Any]
 
@@ -96,11 +101,61 @@ def _names_of(items: Any, field: str) -> List[Any]:
 
 
 def _title(scene: Scene, settings) -> Any:
+    """Stash's title (the file name when it is empty), through title_template when one is set."""
+    title = _plain_title(scene)
+    template = settings.title_template
+    if settings.skip_title or not template or not isinstance(title, str):  # not text: the model names it
+        return title
+    return template.render(_template_values(scene, settings, title)) or title
+
+
+def _plain_title(scene: Scene) -> Any:
     """Stash's title; the file name when it is empty (Plex would show the raw file name)."""
     title = scene.get("title")
     if title is None or (isinstance(title, str) and not clean_text(title, NAME_CAP, True)):
         return file_title(scene)
     return title
+
+
+def _template_values(scene: Scene, settings, title: str) -> Dict[str, str]:
+    """The text of each placeholder the template uses, whether or not its own field is synced."""
+    readers: Dict[str, Callable[[], str]] = {
+        "title": lambda: clean_text(title, NAME_CAP, single_line=True),
+        "studio": lambda: clean_text(_studio(scene, settings), NAME_CAP, single_line=True),
+        "date": lambda: _date_text(scene),
+        "year": lambda: _date_text(scene)[:4],
+        "code": lambda: _text(scene, "code"),
+        "performers": lambda: ", ".join(dedupe(
+            [clean_text(n, NAME_CAP, single_line=True) for n in _performers(scene, settings) if isinstance(n, str)],
+            settings.max_list_items)),
+        "director": lambda: _text(scene, "director"),
+    }
+    return {name: readers[name]() for name in settings.title_template.names}
+
+
+def _text(scene: Scene, key: str) -> str:
+    """A one-line text field of the scene, cleaned ('' when unset)."""
+    value = scene.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidMetadata(f"{key}: Stash sent {type(value).__name__}, expected text")
+    return clean_text(value, NAME_CAP, single_line=True)
+
+
+def _date_text(scene: Scene) -> str:
+    """The scene's date as YYYY-MM-DD for the title template ('' when unset)."""
+    value = scene.get("date")
+    if value in (None, ""):
+        return ""
+    text = value.strip() if isinstance(value, str) else ""
+    if _ISO_DATE.fullmatch(text):
+        try:
+            return date.fromisoformat(text).isoformat()
+        except ValueError:
+            pass
+    raise InvalidMetadata(f"date: {str(value)[:40]!r} is not a calendar date in the form YYYY-MM-DD "
+                          f"(title_template uses it)")
 
 
 def _placeholder_title(scene: Scene) -> str:
@@ -113,6 +168,25 @@ def _studio(scene: Scene, settings) -> str:
     if studio is not None and not isinstance(studio, dict):
         raise InvalidMetadata(f"studio: Stash sent {type(studio).__name__}, expected an object")
     return (studio or {}).get("name") or ""
+
+
+def _summary(scene: Scene, settings) -> Any:
+    """Stash's details; with code_in_summary the studio code first: 'ABC-123 · details'."""
+    details = scene.get("details")
+    if not settings.code_in_summary or not (details is None or isinstance(details, str)):
+        return details  # off, or not text (the model names that)
+    code = _text(scene, "code")
+    if not code:
+        return details
+    if not details or not clean_text(details, SUMMARY_CAP):
+        return code
+    return f"{code} · {details}"
+
+
+def _director(scene: Scene, settings) -> List[str]:
+    """Stash's director, one name, as Plex's director list ([] clears it)."""
+    name = _text(scene, "director")
+    return [name] if name else []
 
 
 def _performers(scene: Scene, settings) -> List[Any]:
@@ -160,12 +234,13 @@ def _key(key: str) -> Callable[[Scene, Any], Any]:
 
 FIELDS: Tuple[Field, ...] = (
     Field("title", _title, "title", "title", TEXT, "skip_title", empty=_placeholder_title),
-    Field("summary", _key("details"), "details", "summary", TEXT, "skip_summary", empty=""),
+    Field("summary", _summary, "details", "summary", TEXT, "skip_summary", empty=""),
     Field("originally_available_at", _key("date"), "date", "originallyAvailableAt", DATE, "skip_date"),
     Field("studio", _studio, "studio", "studio", TEXT, "skip_studio", empty=""),
     Field("actors", _performers, "performers", "actor", TAGS, "skip_performers", empty=(), ordered=True),
     Field("genres", _tags, "tags", "genre", TAGS, "skip_tags", empty=()),
     Field("collections", _collections, "groups", "collection", TAGS, "skip_collections", empty=()),
+    Field("directors", _director, "director", "director", TAGS, "skip_director", empty=()),
     Field("user_rating", _rating, "rating", "", RATING, "skip_rating"),
     Field("poster", _screenshot, "screenshot URL", "thumb", IMAGE, "skip_poster", attr="poster_url"),
     Field("background", _screenshot, "screenshot URL", "art", IMAGE, "sync_background", attr="background_url"),

@@ -9,7 +9,7 @@ this module holds what each kind compares and sends.
   PlexMetadata falls back to the file name).
 - Every managed field ends up locked, even when empty or unchanged, because a Plex
   agent refresh overwrites every unlocked field.
-- Lists (actors, genres, collections) are authoritative: when they differ, the whole
+- Lists (actors, genres, collections, directors) are authoritative: when they differ, the whole
   desired list is sent, and values present in the full current item but not desired
   are removed explicitly.
 - keep_plex_edits: a field is left as it is in Plex when we wrote it before
@@ -41,6 +41,7 @@ class CurrentItem:
     actors: Tuple[str, ...] = ()
     genres: Tuple[str, ...] = ()
     collections: Tuple[str, ...] = ()
+    directors: Tuple[str, ...] = ()
     user_rating: Optional[float] = None
     locked: FrozenSet[str] = frozenset()  # Plex field names with locked="1"
 

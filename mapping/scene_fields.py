@@ -21,7 +21,8 @@ from mapping.fields import FIELDS
 from validation.scene_metadata import PlexMetadata
 
 # Bump when the mapping itself changes, so every scene is synced once more.
-MAPPING_VERSION = 1
+# 2: the director became a managed field (each item needs one edit to own and lock it).
+MAPPING_VERSION = 2
 
 # The model's attribute → the field as the user knows it in Stash.
 _STASH_NAME = {row.model_attr: row.stash for row in FIELDS}
@@ -60,13 +61,19 @@ def fingerprint(meta: PlexMetadata, settings) -> str:
 
     It covers the desired values, which fields are managed, the image source URL (the
     screenshot URL carries Stash's timestamp, so a new screenshot changes it) and the
-    settings that change what is written.
+    settings that change what is written. Settings that shape values (title_template,
+    code_in_summary, excluded_tags) enter only through the values they produce: a new
+    template re-syncs just the scenes whose title it changes.
     """
     payload = {
         "v": MAPPING_VERSION,
         "meta": meta.model_dump(mode="json"),
         "keep_plex_edits": settings.keep_plex_edits,
     }
+    if settings.poster_style != "screenshot" and "poster" in meta.managed:
+        # Only when not the default, so fingerprints stored before the setting existed
+        # stay valid; switching styles changes it, and the poster is made again once.
+        payload["poster_style"] = settings.poster_style
     payload["meta"]["managed"] = sorted(meta.managed)
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()

@@ -48,6 +48,7 @@ def read_current(item) -> CurrentItem:
         actors=tuple(t.tag for t in item.roles),
         genres=tuple(t.tag for t in item.genres),
         collections=tuple(t.tag for t in item.collections),
+        directors=tuple(t.tag for t in item.directors),
         user_rating=item.userRating,
         locked=frozenset(f.name for f in item.fields if f.locked),
     )

@@ -54,7 +54,10 @@ class DrainSession:
 
         log_secrets.hide_connection_secrets(self.launch["server_connection"])
         try:
-            self._use(self._settings())
+            settings = self._readable_settings()
+            if settings is None:
+                return "idle"
+            self._use(settings)
             return self._drain_until_done()
         except SyncError as exc:
             self.log.error("drainer stopped: %s", exc)
@@ -130,6 +133,21 @@ class DrainSession:
                          STORAGE_RETRY_SECONDS)
         time.sleep(STORAGE_RETRY_SECONDS)
         return "replaced" if self.identity.changed() else None
+
+    def _readable_settings(self):
+        """The settings; one that cannot be read (a bad path_map or title_template) pauses
+        draining like any settings problem, noted for Queue Status. None: nothing waits any more."""
+        from errors.kinds import ErrorKind, SyncError
+
+        while True:
+            try:
+                return self._settings()
+            except SyncError as exc:
+                if exc.kind is not ErrorKind.CONFIG:
+                    raise
+                self.app.store.note_config_error(str(exc), time.time())
+                if not self._paused(str(exc)):
+                    return None
 
     def _settings(self):
         """The settings, read from Stash; while Stash cannot be reached, wait and ask again."""

@@ -31,7 +31,9 @@ PLAYBACK_FIELDS = frozenset(
         "o_history",
     }
 )
-HOOK_TYPES = ("Scene.Update.Post", "Scene.Create.Post")
+# Scene.Destroy.Post: the drainer unlocks what the gone scene wrote to Plex and forgets it.
+DESTROY = "Scene.Destroy.Post"
+HOOK_TYPES = ("Scene.Update.Post", "Scene.Create.Post", DESTROY)
 
 
 class HookFailed(Exception):
@@ -42,9 +44,11 @@ def changed_metadata(hook: HookContext) -> bool:
     """True unless the update touched only playback fields.
 
     A create or a scan-triggered update carries no inputFields: its file may be new
-    to Plex, so it is always queued.
+    to Plex, so it is always queued; so is a destroy, whatever its input says. The
+    organized button sends {id, organized}: queued like any edit, since only the
+    drainer knows (from the settings) whether only_organized makes it matter.
     """
-    if hook.input_fields is None:
+    if hook.input_fields is None or hook.hook_type == DESTROY:
         return True
     return any(name not in PLAYBACK_FIELDS for name in hook.input_fields)
 

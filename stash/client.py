@@ -33,14 +33,17 @@ TIMEOUT = 30.0  # seconds per Stash request; stashapi sets none, so a hung Stash
 IDS_PER_REQUEST = 500
 UNREACHABLE_HOSTS = ("0.0.0.0", "", "::", "[::]")
 
+# A scene's groups and studio carry what their Plex collections show (synopsis, details,
+# front/back image, as graphql/schema/types/group.graphql and studio.graphql name them):
+# the collection artwork pass then needs no request of its own (worker/collection_art.py).
 SCENE_FIELDS = """
     id title code details director urls date rating100 organized created_at updated_at
     files { path basename size }
     paths { screenshot }
-    studio { id name image_path parent_studio { id name } }
+    studio { id name details image_path parent_studio { id name } }
     performers { id name image_path }
     tags { id name }
-    groups { group { id name front_image_path } scene_index }
+    groups { group { id name synopsis front_image_path back_image_path } scene_index }
     stash_ids { endpoint stash_id }
 """
 
@@ -52,7 +55,6 @@ query Stash2PlexScenes($filter: FindFilterType, $scene_filter: SceneFilterType, 
   }
 }
 """
-
 
 _MISSING_SCENE = re.compile(r"scene with id (\d+) not found")
 

@@ -212,4 +212,8 @@ def _finished(summary: Dict[str, Any], counts: Dict[str, Any]) -> Dict[str, Any]
         f"synced {summary.get('synced', 0)}, unchanged {summary.get('unchanged', 0)}, "
         f"waiting to retry {counts.get('deferred', 0)}, dead letters {counts.get('dead_letters', 0)}"
     )
+    if summary.get("filtered"):
+        result["summary"] += f", left alone by the scene filter {summary['filtered']}"
+    if summary.get("forgotten"):
+        result["summary"] += f", forgotten (gone from Stash) {summary['forgotten']}"
     return result

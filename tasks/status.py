@@ -11,6 +11,7 @@ import time
 from typing import Any, Dict, Iterator, Optional
 
 from sync_queue import db, inbox, spool
+from sync_queue.filter_skips import FilterSkips
 from tasks.context import TaskContext, iso_time
 from worker.identity import server_status
 
@@ -54,6 +55,7 @@ def _figures(app) -> Dict[str, Any]:
         "drainer_alive": bool(drainer_alive),
         "index": index,
         "synced_scenes": app.sync_state.count(),
+        "scene_filter": _filter_figures(app),
         "last_config_error": app.store.last_config_error(),
         "last_corruption": db.get_meta(app.conn, "last_corruption"),
         "data_dir": app.data_dir,
@@ -61,12 +63,24 @@ def _figures(app) -> Dict[str, Any]:
     }
 
 
+def _filter_figures(app) -> Dict[str, Any]:
+    """The scenes the scene filter leaves alone now, by reason (sync_queue/filter_skips.py)."""
+    skips = FilterSkips(app.conn)
+    try:
+        return {"skipped": skips.count(), "by_reason": skips.by_reason()}
+    except sqlite3.Error:  # a read-only file from before the table existed
+        return {"skipped": 0, "by_reason": {}}
+
+
 def _headline(result: Dict[str, Any]) -> str:
     """The counts in one line."""
+    skipped = result["scene_filter"]["skipped"]
     return (
         f"queued {result['pending']}, waiting {result['deferred']}"
         + (f" (next retry {result['next_retry_at']})" if result["next_retry_at"] else "")
-        + f", dead letters {result['dead_letters']}, breaker {result['breaker']}, "
+        + f", dead letters {result['dead_letters']}"
+        + (f", skipped by the scene filter {skipped}" if skipped else "")
+        + f", breaker {result['breaker']}, "
         f"drainer {'running' if result['drainer_alive'] else 'idle'}, index {result['index'].get('size', 0)} files"
     )
 

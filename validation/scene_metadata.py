@@ -35,6 +35,7 @@ FIELDS = (
     "actors",
     "genres",
     "collections",
+    "directors",
     "user_rating",
     "poster",
     "background",
@@ -53,6 +54,7 @@ class PlexMetadata(BaseModel):
     actors: List[str] = []
     genres: List[str] = []
     collections: List[str] = []
+    directors: List[str] = []
     user_rating: Optional[float] = None
     poster_url: Optional[str] = None
     background_url: Optional[str] = None
@@ -92,7 +94,7 @@ class PlexMetadata(BaseModel):
         except ValueError:
             raise ValueError(f"{text[:40]!r} is not a calendar date in the form YYYY-MM-DD") from None
 
-    @field_validator("actors", "genres", "collections", mode="before")
+    @field_validator("actors", "genres", "collections", "directors", mode="before")
     @classmethod
     def _names(cls, value: Any, info: ValidationInfo) -> List[str]:
         if value is None:

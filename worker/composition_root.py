@@ -14,12 +14,14 @@ import sqlite3
 import time
 from typing import Any, Callable, Dict, List, Optional
 
+from mapping.scene_filter import filter_key
 from plex import client as plex_client
 from plex.index import PathIndex
 from stash.client import StashReader
-from sync_queue import storage
+from sync_queue import inbox, storage
 from sync_queue.db import open_read_only
 from sync_queue.dead_letters import DeadLetters
+from sync_queue.filter_skips import FilterSkips
 from sync_queue.store import QueueStore
 from sync_queue.sync_state import SyncState
 from validation.settings import PLUGIN_ID, Settings, load_settings
@@ -171,12 +173,26 @@ class App:
         if plex_client.connection_changed(old, new):
             # A fixed URL or token is tried at once, not after the open circuit's wait.
             self.breaker(new).reset()
+        self.requeue_filtered(new)
+
+    def requeue_filtered(self, settings: Settings) -> int:
+        """Scenes the filter left out under other filter settings may pass now: queue them again."""
+        try:
+            ids = FilterSkips(self.conn).judged_under_other(filter_key(settings))
+            if ids:
+                inbox.enqueue(self.data_dir, ids, reason="scene_filter_changed", now=self.clock())
+                log.info("The scene filter changed: %d scenes it left out are queued again", len(ids))
+        except (sqlite3.Error, OSError) as exc:  # they wait for the next change, or Sync All
+            log.warning("could not queue the scenes the scene filter left out: %s", exc)
+            return 0
+        return len(ids)
 
     def make_worker(
         self, idle_grace: Optional[float], retry_horizon: Optional[float] = None, on_progress=None, on_beat=None,
         live_settings: bool = False, should_stop=None,
     ) -> SyncWorker:
         settings = self.settings
+        self.requeue_filtered(settings)
         return SyncWorker(
             store=self.store,
             breaker=self.breaker(settings),

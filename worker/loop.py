@@ -101,6 +101,8 @@ class SyncWorker(threading.Thread):
         return {
             "synced": tally["synced"],
             "unchanged": tally["unchanged"],
+            "filtered": tally["filtered"],
+            "forgotten": tally["forgotten"],
             "deferred": tally["deferred"],
             "dead_lettered": tally["dead_lettered"],
             "skipped_coalesced": coalesced,
@@ -267,5 +269,6 @@ class SyncWorker(threading.Thread):
         if self.on_progress is None:
             return
         summary = self.summary()
-        done = sum(summary[k] for k in ("synced", "unchanged", "deferred", "dead_lettered", "skipped_coalesced"))
+        done = sum(summary[k] for k in ("synced", "unchanged", "filtered", "forgotten", "deferred",
+                                        "dead_lettered", "skipped_coalesced"))
         self.on_progress(done, done + self.store.counts()["pending"], summary)

@@ -23,6 +23,9 @@ from worker.quick_retry import is_dropped_connection
 
 log = logging.getLogger(__name__)
 
+# Successes counted under their own name: left alone by the scene filter; gone from Stash.
+OWN_TALLY = ("filtered", "forgotten")
+
 
 def changed(result: object) -> bool:
     """Results say `changed=False` (attribute or key) when the scene needed no Plex edit."""
@@ -69,7 +72,8 @@ class JobRouter:
             # Only an answer from Plex moves the breaker; an unchanged scene sent it nothing.
             self.breaker.success(now)
             self.lone_failures.clear()
-        self.tally["synced" if changed(outcome) else "unchanged"] += 1
+        status = getattr(outcome, "status", None)
+        self.tally[status if status in OWN_TALLY else "synced" if changed(outcome) else "unchanged"] += 1
 
     def covered(self, job: Job) -> None:
         """Acked unattempted: a sync that read Stash after the job was queued covered it."""

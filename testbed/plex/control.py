@@ -21,14 +21,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from testbed.loopback import Request
 from testbed.plex.routes import Response
 from testbed.plex.store import NotFoundError
-
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from testbed.plex.emulator import PlexEmulator
 
 _ITEM = re.compile(r"^/__testbed__/items/(\d+)$")
 _REFRESH = re.compile(r"^/__testbed__/refresh/(\d+)$")
@@ -46,7 +43,7 @@ def _plain(value: Any) -> Any:
 
 
 class Control:
-    def __init__(self, emulator: "PlexEmulator") -> None:
+    def __init__(self, emulator: Any) -> None:  # the PlexEmulator that owns this control
         self.emu = emulator
 
     def __call__(self, req: Request) -> Response:

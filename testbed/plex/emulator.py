@@ -194,6 +194,29 @@ class PlexEmulator:
         with self.store.lock:
             return self.store.item(rating_key).snapshot()
 
+    def collection(self, section_id: Any, title: str) -> Optional[Dict[str, Any]]:
+        """A snapshot of the section's collection (title, summary, locked, images), or None.
+
+        `poster_sha256` / `art_sha256`: the selected image's bytes, as a client showing
+        the collection would fetch them.
+        """
+        with self.store.lock:
+            found = self.store.collection(section_id, title)
+            if found is None:
+                return None
+            snap = self.store.collection_objects.snapshot(found)
+        for kind, images in (("poster", snap["posters"]), ("art", snap["arts"])):
+            snap[kind + "_sha256"] = next((i["sha256"] for i in images if i["selected"]), None)
+        return snap
+
+    def selected_image_bytes(self, rating_key: Any, kind: str = "thumb") -> Optional[bytes]:
+        """The bytes of the selected poster ("thumb") or background ("art") of an item."""
+        with self.store.lock:
+            item = self.store.item(rating_key)
+            name = item.thumb if kind == "thumb" else item.art
+            images = item.posters if kind == "thumb" else item.arts
+            return next((i.data for i in images if i.rating_key == name), None)
+
     def find_by_file(self, path: str) -> Optional[int]:
         return self.store.find_by_file(path)
 

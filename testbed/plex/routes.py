@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 from testbed import loopback
 from testbed.loopback import Request
 from testbed.plex import xml
+from testbed.plex.collections import COLLECTION_TYPE
 from testbed.plex.edits import EditError
 from testbed.plex.model import TAG_ELEMENTS, Image, image_from_bytes
 from testbed.plex.query import QueryError, parse_query
@@ -141,9 +142,9 @@ class PlexRoutes:
     def collections(self, req: Request, sid: str) -> Response:
         with self.store.lock:
             section = self.store.section(sid)
-            counts = self.store.collections(sid)
-            return Response(body=xml.collections(section, counts, self.store.tag_ids,
-                                                 section.updated_at))
+            listed = self.store.collection_objects.listed(
+                section.id, self.store.collections(sid), self.store.now())
+            return Response(body=xml.collections(section, listed))
 
     def tag_choices(self, req: Request, sid: str, kind: str) -> Response:
         with self.store.lock:
@@ -183,8 +184,13 @@ class PlexRoutes:
         ids = [i for i in (req.query.get("id") or "").split(",") if i]
         if not ids:
             raise BadRequestError("edit without id")
-        if req.query.get("type", "1") not in ("1", ""):
-            raise BadRequestError("only movies (type=1) are emulated")
+        kind = req.query.get("type", "1")
+        if kind == COLLECTION_TYPE:  # plexapi Collection.editSummary, lockPoster, …
+            if not all(i.isdigit() and self.store.collection_objects.is_collection_key(int(i))
+                       for i in ids):
+                raise BadRequestError("type=18 edits collections only")
+        elif kind not in ("1", ""):
+            raise BadRequestError("only movies (type=1) and collections (type=18) are emulated")
         self.store.edit(sid, ids, req.pairs)
         return Response()
 

@@ -14,6 +14,7 @@ import uuid
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from testbed.plex import edits as edit_rules
+from testbed.plex.collections import Collections
 from testbed.plex.model import (AGENT_FIELDS, AGENT_TAGS, Image, Item, Section, Tag,
                                 TagIds, title_from_file)
 from testbed.plex.query import Query
@@ -43,6 +44,7 @@ class Store:
         self._next_key = 1
         self._next_media = 1
         self._listing_cache: Dict[Tuple, List[Item]] = {}
+        self.collection_objects = Collections()
 
     # -- ids and bookkeeping ------------------------------------------------------
 
@@ -65,10 +67,26 @@ class Store:
             raise NotFoundError("no library section %r" % (section_id,)) from None
 
     def item(self, rating_key: Any) -> Item:
+        """A movie, or a collection object (testbed/plex/collections.py) by its key."""
         try:
             return self.items[int(rating_key)]
         except (KeyError, ValueError, TypeError):
-            raise NotFoundError("no item %r" % (rating_key,)) from None
+            pass
+        try:
+            found = self.collection_objects.find(int(rating_key), self.collections)
+        except (ValueError, TypeError):
+            found = None
+        if found is None:
+            raise NotFoundError("no item %r" % (rating_key,))
+        return found
+
+    def collection(self, section_id: Any, title: str) -> Optional[Item]:
+        """The section's collection of that title while an item carries it, else None."""
+        with self.lock:
+            sid = self.section(section_id).id
+            if not any(n.lower() == title.lower() for n in self.collections(sid)):
+                return None
+            return self.collection_objects.get(sid, title, self.now())
 
     # -- sections and items -------------------------------------------------------
 

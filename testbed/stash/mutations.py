@@ -233,9 +233,13 @@ def _destroy(info: Any, scene_id: int, input: Dict[str, Any], type_name: str) ->
     first = scene["files"][0] if scene["files"] else {}
     oshash = next((fp["value"] for fp in first.get("fingerprints", [])
                    if fp["type"] == "oshash"), "")
-    # Stash's destroy hooks add the scene's checksum, oshash and path to the input.
+    # Stash's destroy hooks add the primary file's checksum, oshash and path to the
+    # input (plugin.SceneDestroyInput / ScenesDestroyInput in pkg/plugin/hooks.go) and
+    # pass nil inputFields (internal/api/resolver_mutation_scene.go SceneDestroy and
+    # ScenesDestroy: ExecutePostHooks(..., nil)); HookContext tags inputFields
+    # omitempty (pkg/plugin/common/msg.go), so the hook gets no inputFields at all.
     full.update(checksum="", oshash=oshash, path=first.get("path", ""))
-    info.context.events.append(("Scene.Destroy.Post", scene_id, full, list(input)))
+    info.context.events.append(("Scene.Destroy.Post", scene_id, full, None))
 
 
 def scene_destroy(_root: Any, info: Any, input: Dict[str, Any]) -> bool:

@@ -101,15 +101,16 @@ def test_queue_status_reports_counts_and_breaker(plugin_env):
 def test_dead_letter_tasks_review_retry_purge(plugin_env):
     env = plugin_env
     env.seed(1)
-    env.queue_directly([4242])
+    fileless = env.stash.add_scene(title="A scene without a file")  # nothing to find in Plex, ever
+    env.queue_directly([fileless])
     assert env.ok_task("Process Queue")["dead_lettered"] == 1
 
     review = env.task("Review Dead Letters")
     assert review.error is None and summary_logged(review)
     assert review.output["count"] == 1 and review.output["by_kind"] == {"permanent": 1}
     (letter,) = review.output["recent"]
-    assert letter["scene_id"] == 4242 and letter["error_kind"] == "permanent"
-    assert "4242" in letter["message"]
+    assert letter["scene_id"] == fileless and letter["error_kind"] == "permanent"
+    assert str(fileless) in letter["message"] and "no file" in letter["message"]
     assert isinstance(letter["failed_at"], str) and letter["resolved_at"] is None
 
     retry = env.task("Retry Dead Letters")

@@ -22,7 +22,7 @@ from worker.database import open_db
 from sync_queue.sync_state import SyncState
 from testbed.plex import PlexEmulator
 from testbed.stash import StashEmulator
-from errors.kinds import AmbiguousMatch, ConfigError, ErrorKind, NotFoundYet, PermanentError
+from errors.kinds import AmbiguousMatch, ConfigError, ErrorKind, NotFoundYet
 from validation.settings import Settings
 from worker.classify import classify
 from worker.batch.scene import SyncResult
@@ -310,16 +310,30 @@ def test_without_scanning_a_miss_asks_nothing_of_plex_but_a_refresh(plex, stash,
     assert [(r["method"], r["path"]) for r in plex.requests] == [("GET", "/library/sections/1/all")]
 
 
-def test_deleted_scene_is_permanent(plex, stash, make_syncer):
+def test_a_scene_gone_from_stash_is_forgotten_never_dead_lettered(plex, stash, make_syncer, conn):
     keep = stash.add_scene(title="Stays", files=["/data/movies/k/k.mp4"])
     gone = stash.add_scene(title="Gone", files=["/data/movies/g/g.mp4"])
+    never = stash.add_scene(title="Never synced", files=["/data/movies/n/n.mp4"])
     plex.add_movie(plex.movies, "/media/movies/k/k.mp4")
+    rk = plex.add_movie(plex.movies, "/media/movies/g/g.mp4")
+    syncer = make_syncer()
+    assert ok(syncer.sync_batch([gone])[gone]).status == "synced"
+    locked = plex.item(rk)["locked"]
+    assert OWNED_LOCKS <= locked
     stash.delete_scene(gone)
+    stash.delete_scene(never)
     stash.clear_requests()
-    results = make_syncer().sync_batch([keep, gone])
-    assert stash.count("findScenes") == 2  # Stash fails the whole read on a missing id; asked again
+    plex.reset_log()
+    results = syncer.sync_batch([keep, gone, never])
+    assert stash.count("findScenes") == 3  # Stash fails the whole read on a missing id; asked again
     assert ok(results[keep]).status == "synced"
-    assert isinstance(results[gone], PermanentError) and f"scene {gone} no longer exists" in str(results[gone])
+    assert ok(results[gone]).status == "forgotten" and results[gone].changed
+    assert ok(results[never]).status == "forgotten" and not results[never].changed
+    edits = [r for r in plex.requests if r["method"] == "PUT" and r["query"].get("id") == str(rk)]
+    assert len(edits) == 1 and all(v == "0" for k, v in edits[0]["query"].items() if k.endswith(".locked"))
+    assert not (OWNED_LOCKS | {"year"}) & plex.item(rk)["locked"]
+    assert plex.item(rk)["title"] == "Gone"  # values stay; nothing deleted
+    assert SyncState(conn).get(gone) is None and SyncState(conn).get(never) is None
 
 
 def test_keep_plex_edits_leaves_a_user_edit_alone(plex, stash, make_syncer, conn):

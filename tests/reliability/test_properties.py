@@ -2,9 +2,9 @@
 
 - Scene metadata as Stash's GraphQL schema allows it (any text: lone surrogates,
   control characters, megabyte details; hundreds of tags; odd, Windows and UNC
-  paths) through validation/metadata.build_metadata: a PlexMetadata that Plex can
+  paths) through mapping/scene_fields.build_metadata: a PlexMetadata that Plex can
   take, or InvalidMetadata with a reason. Never any other exception.
-- path_map rules and file paths through plex/pathmap: a mapped path or a ValueError
+- path_map rules and file paths through validation/pathmap: a mapped path or a ValueError
   naming the bad rule.
 - Plugin stdin, run through the real entry point (plugin.main, in this process, with
   its stdin, stdout and stderr swapped): exactly one JSON object on stdout, only

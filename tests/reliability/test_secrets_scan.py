@@ -54,9 +54,10 @@ def test_no_secret_anywhere_after_every_task_and_failure(make_testbed):
     tb.plex.come_up()
     tb.wait_synced(tb.scene_ids[:3], 40)
 
-    # A hook for a scene Stash no longer has: a dead letter; review it and retry it.
-    tb.finish(tb.start_hook(999_999, input={"title": "deleted meanwhile"}))
-    wait_until(lambda: tb.counts()["dead_letters"] >= 1, 30, "the missing scene to be dead-lettered")
+    # A hook for a scene without a file (nothing to find in Plex): a dead letter; review it and retry it.
+    fileless = tb.stash.add_scene(title="No file anywhere")
+    tb.finish(tb.start_hook(fileless, input={"title": "still no file"}))
+    wait_until(lambda: tb.counts()["dead_letters"] >= 1, 30, "the file-less scene to be dead-lettered")
     for task in ("Review Dead Letters", "Retry Dead Letters", "Purge Old Dead Letters", "Queue Status"):
         tb.run_task(task)
 

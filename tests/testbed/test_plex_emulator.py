@@ -255,6 +255,29 @@ def test_refresh_reverts_unlocked_fields_only(plex_server, plex_client):
     assert plex_server.item(rk)["title"] == "file name"
 
 
+def test_unlocking_keeps_every_value_and_lets_the_agent_take_over(plex_server, plex_client):
+    """What Stash2Plex sends for a scene deleted in Stash: `<field>.locked=0`, no value
+    (plexapi's editField(..., locked=False) without the value, unlockPoster())."""
+    rk = _movie(plex_server, "agent file")
+    plex_server.set_agent_metadata(1, genres=["Agent"], studio="Agent Studio")
+    movie = plex_client.fetchItem(rk)
+    movie.batchEdits()
+    movie.editTitle("Stash Title").editStudio("Stash Studio")
+    movie.edit(**{"genre[0].tag.tag": "Stash Genre", "genre.locked": 1})
+    movie.saveEdits()
+    movie.lockPoster()
+    movie.edit(**{"title.locked": 0, "studio.locked": 0, "genre.locked": 0})
+    movie.unlockPoster()
+    stored = plex_server.item(rk)
+    assert (stored["title"], stored["studio"], stored["genres"]) == ("Stash Title", "Stash Studio", ["Stash Genre"])
+    assert not {"title", "studio", "genre", "thumb"} & stored["locked"]
+    movie.reload()
+    assert not any(movie.isLocked(f) for f in ("title", "studio", "genre", "thumb"))
+    movie.refresh()
+    stored = plex_server.item(rk)
+    assert (stored["title"], stored["studio"], stored["genres"]) == ("agent file", "Agent Studio", ["Agent"])
+
+
 # -- auth and faults ------------------------------------------------------------------------
 
 def test_wrong_token_and_rotation_are_unauthorized(plex_server, plex_client):

@@ -365,6 +365,21 @@ def test_scan_create_hook_and_destroy_hook(stash_emu, sample_plugin):
     StashInterface(stashapi_conn(stash_emu)).destroy_scene(scene_id)
     ctx = stash_emu.hook_runs[-1].result.output["args"]["hookContext"]
     assert ctx["type"] == "Scene.Destroy.Post" and ctx["input"]["path"] == "/d/new.mp4"
+    # SceneDestroy passes nil inputFields (internal/api/resolver_mutation_scene.go), and
+    # HookContext tags them omitempty (pkg/plugin/common/msg.go): the key is absent.
+    assert "inputFields" not in ctx and ctx["id"] == scene_id
+    assert sorted(ctx["input"]) == ["checksum", "delete_file", "delete_generated", "id", "oshash", "path"]
+
+
+def test_multi_scene_destroy_fires_one_hook_per_scene_with_the_whole_input(stash_emu, sample_plugin):
+    stash_emu.register_plugin(str(sample_plugin))
+    ids = [stash_emu.add_scene(title="d%d" % i, files=["/d/%d.mp4" % i]) for i in range(2)]
+    StashInterface(stashapi_conn(stash_emu)).destroy_scenes(ids)
+    ctxs = [r.result.output["args"]["hookContext"] for r in stash_emu.hook_runs[-2:]]
+    assert [c["id"] for c in ctxs] == ids
+    for n, ctx in enumerate(ctxs):
+        assert "inputFields" not in ctx and ctx["input"]["path"] == "/d/%d.mp4" % n
+        assert ctx["input"]["ids"] == [str(i) for i in ids]
 
 
 def test_self_triggering_hook_stops_after_ten_levels(stash_emu, sample_plugin):

@@ -123,6 +123,8 @@ TABLE_OWNER = {  # table → the one module that creates and migrates it
     "outages": "worker/breaker.py",
     "plex_index": "plex/index_table.py",
     "plex_index_sections": "plex/index_table.py",
+    "filter_skips": "sync_queue/filter_skips.py",
+    "collection_art": "sync_queue/collection_art.py",
 }
 
 _DDL = re.compile(

@@ -10,7 +10,7 @@ import pytest
 
 from plugin import stashlog
 from plugin.datadir import resolve_data_dir
-from plugin.hook import changed_metadata
+from plugin.hook import changed_metadata, handle
 from plugin.protocol import HookContext
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -31,10 +31,35 @@ def ctx(fields):
         (["id", "tag_ids", "play_count"], True),
         (["id", "cover_image"], True),
         (None, True),  # create or scan: no inputFields
+        (["id", "organized"], True),  # the organized button: only_organized needs it in the drainer
     ],
 )
 def test_only_playback_updates_are_ignored(fields, queued):
     assert changed_metadata(ctx(fields)) is queued
+
+
+@pytest.mark.parametrize("fields", [None, ["id"], ["ids", "delete_file"]])
+def test_a_destroyed_scene_is_queued_whatever_its_input_fields(tmp_path, fields):
+    """Stash sends Scene.Destroy.Post without inputFields; the scene id alone is the job."""
+    hook = HookContext(scene_id=12, hook_type="Scene.Destroy.Post", input_fields=fields,
+                       input={"id": "12", "delete_file": None, "delete_generated": None,
+                              "checksum": "", "oshash": "ab", "path": "/data/a.mp4"})
+    from worker.lock import DrainLock
+
+    lock = DrainLock(str(tmp_path))
+    assert lock.try_acquire()  # a drainer runs: the hook only queues
+    try:
+        result = handle(hook, str(tmp_path), launch={})
+    finally:
+        lock.release()
+    assert result == {"queued": True, "scene_id": 12, "drainer_started": False}
+    from sync_queue import inbox
+
+    conn = inbox.connect(str(tmp_path))
+    try:
+        assert conn.execute("SELECT scene_id, reason FROM inbox").fetchall() == [(12, "Scene.Destroy.Post")]
+    finally:
+        conn.close()
 
 
 def test_hook_path_imports_no_heavy_module(tmp_path):

@@ -80,6 +80,28 @@ CASES = [
     ("background on", {}, {"sync_background": True},
      {"background_url": "http://0.0.0.0:9999/scene/7/screenshot?t=1"}),
     ("poster off", {}, {"skip_poster": True}, {"poster_url": None}),
+    ("director → one director", {"director": "  Jane   Roe "}, {}, {"directors": ["Jane Roe"]}),
+    ("no director clears it", {"director": ""}, {}, {"directors": []}),
+    ("null director", {"director": None}, {}, {"directors": []}),
+    ("code without code_in_summary", {"code": "ABC-123", "details": "D"}, {}, {"summary": "D"}),
+    ("code_in_summary", {"code": " ABC-123 ", "details": "Line\nTwo"}, {"code_in_summary": True},
+     {"summary": "ABC-123 · Line\nTwo"}),
+    ("code_in_summary, no details", {"code": "ABC-123", "details": " \n"}, {"code_in_summary": True},
+     {"summary": "ABC-123"}),
+    ("code_in_summary, no code", {"code": "", "details": "D"}, {"code_in_summary": True}, {"summary": "D"}),
+    ("template", {"studio": {"name": "S"}, "date": "2021-02-03", "code": "C-1", "director": "Dee",
+                  "performers": [{"name": "Zoe"}, {"name": "adam"}, {"name": "ZOE"}]},
+     {"title_template": "{studio} - {title} ({year}) [{code}] {performers} / {director} {date}"},
+     {"title": "S - A Title (2021) [C-1] Zoe, adam / Dee 2021-02-03"}),
+    ("template, empty parts collapse", {}, {"title_template": "{studio} - {title} ({date}) [{code}]"},
+     {"title": "A Title"}),
+    ("template reads the file name for an empty title", {"title": "", "code": "C-1"},
+     {"title_template": "{title} [{code}]"}, {"title": "Clip.Part.One [C-1]"}),
+    ("template that renders nothing → the plain title", {}, {"title_template": "{studio}"}, {"title": "A Title"}),
+    ("template reads fields that are not synced", {"studio": {"name": "S"}},
+     {"title_template": "{studio}: {title}", "skip_studio": True}, {"title": "S: A Title", "studio": ""}),
+    ("template with skip_title: title untouched", {"studio": {"name": "S"}},
+     {"title_template": "{studio}: {title}", "skip_title": True}, {"title": "Clip.Part.One"}),
 ]
 
 
@@ -116,11 +138,27 @@ def test_skipped_fields_are_not_managed_and_not_validated():
         ({"performers": "Zoe"}, ["performers", "list"]),
         ({"studio": "S"}, ["studio"]),
         ({"paths": {"screenshot": "file:///etc/passwd"}}, ["screenshot", "http"]),
+        ({"director": ["Jane"]}, ["director", "list", "text"]),
     ],
 )
 def test_invalid_input_is_rejected_with_field_and_reason(overrides, words):
     with pytest.raises(InvalidMetadata) as info:
         build_metadata(scene(**overrides), settings())
+    for word in words:
+        assert word in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "overrides, words",
+    [
+        ({"date": "2021-13-01"}, ["date", "2021-13-01", "title_template"]),
+        ({"code": 123}, ["code", "int", "text"]),
+    ],
+)
+def test_a_value_the_template_cannot_use_is_rejected(overrides, words):
+    config = settings(title_template="{title} ({date}) [{code}]", skip_date=True)
+    with pytest.raises(InvalidMetadata) as info:
+        build_metadata(scene(**overrides), config)
     for word in words:
         assert word in str(info.value)
 
@@ -140,6 +178,15 @@ def test_fingerprint_is_stable_and_sensitive():
     assert one != fingerprint(build_metadata(scene(tags=tags("a", "b")), settings(skip_tags=True)), s)
     changed_shot = scene(tags=tags("a", "b"), paths={"screenshot": "http://h/scene/7/screenshot?t=2"})
     assert one != fingerprint(build_metadata(changed_shot, s), s)
+
+
+def test_a_setting_changes_a_fingerprint_only_through_the_values_it_changes():
+    plain, templated = settings(), settings(title_template="{studio} - {title} [{code}]", code_in_summary=True)
+    bare = scene()  # no studio, no code: every value is the same either way
+    assert fingerprint(build_metadata(bare, plain), plain) == fingerprint(build_metadata(bare, templated), templated)
+    studio = scene(studio={"name": "S"})
+    assert fingerprint(build_metadata(studio, plain), plain) != fingerprint(build_metadata(studio, templated),
+                                                                            templated)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from validation.scene_metadata import PlexMetadata
 from validation.settings import Settings
 
 ALL_LOCKED = frozenset({"title", "summary", "originallyAvailableAt", "studio", "actor", "genre",
-                        "collection", "thumb"})
+                        "collection", "director", "thumb"})
 SHOT = "http://stash/scene/1/screenshot?t=1"
 
 
@@ -20,7 +20,7 @@ def settings(**kw) -> Settings:
 
 def desired(config=None, **kw) -> PlexMetadata:
     values = dict(title="T", summary="S", originally_available_at=date(2020, 1, 2), studio="St",
-                  actors=["A", "B"], genres=["g1", "g2"], collections=["C"], user_rating=8.0,
+                  actors=["A", "B"], genres=["g1", "g2"], collections=["C"], directors=["D"], user_rating=8.0,
                   poster_url=SHOT, managed=managed_fields(config or settings()))
     values.update(kw)
     return PlexMetadata(**values)
@@ -29,8 +29,8 @@ def desired(config=None, **kw) -> PlexMetadata:
 def in_sync(**kw) -> CurrentItem:
     """A Plex item that already holds `desired()` with every lock set."""
     values = dict(rating_key=5, section_id=1, title="T", summary="S", originally_available_at="2020-01-02",
-                  studio="St", actors=("A", "B"), genres=("g1", "g2"), collections=("C",), user_rating=8.0,
-                  locked=ALL_LOCKED)
+                  studio="St", actors=("A", "B"), genres=("g1", "g2"), collections=("C",), directors=("D",),
+                  user_rating=8.0, locked=ALL_LOCKED)
     values.update(kw)
     return CurrentItem(**values)
 
@@ -43,7 +43,7 @@ def test_first_sync_of_a_fresh_item_sends_everything_locked():
     plan = diff(CurrentItem(rating_key=5, section_id=1, title="file"), desired(), {}, settings())
     assert plan.fields == {"title": "T", "summary": "S", "originallyAvailableAt": "2020-01-02",
                            "year": "2020", "studio": "St"}
-    assert plan.tags == {"actor": ["A", "B"], "genre": ["g1", "g2"], "collection": ["C"]}
+    assert plan.tags == {"actor": ["A", "B"], "genre": ["g1", "g2"], "collection": ["C"], "director": ["D"]}
     assert plan.remove_tags == {}
     assert plan.lock == {"thumb"}  # fields sent with values lock themselves
     assert plan.set_rating and plan.rating == 8.0
@@ -67,12 +67,25 @@ def test_unlocked_but_equal_fields_get_locked_only():
 
 def test_empty_stash_values_clear_plex_and_stay_locked():
     meta = desired(summary="", originally_available_at=None, studio="", actors=[], genres=[],
-                   collections=[], user_rating=None)
+                   collections=[], directors=[], user_rating=None)
     plan = diff(in_sync(), meta, {}, settings())
     assert plan.fields == {"summary": "", "originallyAvailableAt": "", "year": "", "studio": ""}
-    assert plan.tags == {"actor": [], "genre": [], "collection": []}
-    assert plan.remove_tags == {"actor": ["A", "B"], "genre": ["g1", "g2"], "collection": ["C"]}
+    assert plan.tags == {"actor": [], "genre": [], "collection": [], "director": []}
+    assert plan.remove_tags == {"actor": ["A", "B"], "genre": ["g1", "g2"], "collection": ["C"], "director": ["D"]}
     assert plan.set_rating and plan.rating is None
+
+
+def test_a_new_director_replaces_the_agents():
+    plan = diff(in_sync(directors=("Agent Director",)), desired(directors=["Jane Roe"]), {}, settings())
+    assert plan.tags == {"director": ["Jane Roe"]}
+    assert plan.remove_tags == {"director": ["Agent Director"]}
+
+
+def test_skip_director_leaves_the_director_and_its_lock_alone():
+    config = settings(skip_director=True)
+    meta = desired(config)
+    plan = diff(in_sync(directors=("Agent Director",), locked=ALL_LOCKED - {"director"}), meta, last_for(meta), config)
+    assert plan.is_empty and "directors" not in plan.written
 
 
 def test_tag_removed_in_stash_is_removed_in_plex():

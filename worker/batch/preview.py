@@ -13,14 +13,16 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Union
 
+from errors.kinds import PermanentError
 from mapping.fields import FIELDS, IMAGE
 from mapping.plan import EditPlan, desired_values
+from mapping.scene_filter import skip_reason
 from plex.apply import sha256
 from plex.items import read_current
 from worker.batch.match import lookup, unchanged
 from worker.batch.plan import plan_item
 from worker.batch.read import read_scenes
-from worker.batch.scene import BatchScene
+from worker.batch.scene import BatchScene, SyncResult
 from worker.quick_retry import QuickRetry
 
 Change = Dict[str, Any]
@@ -33,8 +35,12 @@ def preview_batch(syncer, scene_ids: Iterable[int]) -> Dict[int, Preview]:
     if not ids:
         return {}
     retry = QuickRetry(sleep=syncer.sleep)
-    work, failed = read_scenes(syncer.stash, syncer.state, ids, retry, syncer.settings, syncer.mapper)
-    results: Dict[int, Preview] = dict(failed)
+    work, done, gone = read_scenes(syncer.stash, syncer.state, ids, retry, syncer.settings, syncer.mapper,
+                                   _Unrecorded(syncer.settings))
+    # Left out by the scene filter: nothing would change in Plex.
+    results: Dict[int, Preview] = {sid: ([] if isinstance(r, SyncResult) else r) for sid, r in done.items()}
+    for sid in gone:
+        results[sid] = PermanentError(f"scene {sid} no longer exists in Stash")
     section_ids = syncer.plex.indexed_section_ids()
     to_plan: List[BatchScene] = []
     for scene in work:
@@ -49,6 +55,18 @@ def preview_batch(syncer, scene_ids: Iterable[int]) -> Dict[int, Preview]:
         for scene in ready:
             results[scene.scene_id] = _scene_changes(syncer, scene, items, retry)
     return {sid: results[sid] for sid in ids if sid in results}
+
+
+class _Unrecorded:
+    """The scene filter's verdict (mapping/scene_filter.py) without recording it: a preview
+    leaves Queue Status's filter figures as the last sync left them."""
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    def leave_out(self, scenes: Dict[int, dict]) -> Dict[int, SyncResult]:
+        return {sid: SyncResult(sid, "filtered") for sid, scene in scenes.items()
+                if skip_reason(scene, self.settings) is not None}
 
 
 def _scene_changes(syncer, scene: BatchScene, items, retry: QuickRetry) -> List[Change]:
@@ -72,11 +90,11 @@ def _settle_images(syncer, scene: BatchScene, target, plan: EditPlan, retry: Qui
     if not (plan.upload_poster or plan.upload_background):
         return
     image = syncer.sender.screenshot(scene, plan, retry)
+    poster = syncer.sender.styled(scene, image) if plan.upload_poster else None
     st = scene.item_state(target)
-    digest = sha256(image) if image is not None else None
-    if image is None or (st is not None and st.poster_hash == digest):
+    if image is None or (st is not None and st.poster_hash == sha256(poster or b"")):
         plan.upload_poster = False
-    if image is None or (st is not None and st.art_hash == digest):
+    if image is None or (st is not None and st.art_hash == sha256(image)):
         plan.upload_background = False
 
 

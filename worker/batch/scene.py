@@ -1,6 +1,6 @@
 """A scene on its way through a batch, and what the batch returns for it.
 
-Every stage of a batch (read, match, plan, apply, record) reads and fills in the same
+Every stage of a batch (read, filter, match, plan, apply, record) reads and fills in the same
 `BatchScene`; `SyncResult` is what the worker gets back for a scene that reached Plex
 (or did not need to), an exception instance is what it gets for one that did not.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple, Union
 
+from mapping.collection_art import Source
 from mapping.scene_fields import PlexMetadata
 from sync_queue.sync_state import ItemState, SceneState
 from validation.pathmap import path_key
@@ -20,7 +21,9 @@ Match = Tuple[str, str]  # (section id, rating key)
 @dataclass
 class SyncResult:
     scene_id: int
-    status: str  # "synced" | "unchanged"
+    # "synced" | "unchanged" | "filtered" (the scene filter left it alone: no request)
+    # | "forgotten" (gone from Stash: its Plex items unlocked, its sync state dropped)
+    status: str
     plex_key: Optional[str] = None
     section_id: Optional[str] = None
     edited: bool = False  # a batched PUT was sent
@@ -31,8 +34,10 @@ class SyncResult:
 
     @property
     def changed(self) -> bool:
-        """False when Plex already held everything (what the worker's tally reads)."""
-        return self.status != "unchanged"
+        """False when Plex was sent nothing (what the worker's tally and the breaker read)."""
+        if self.status == "forgotten":
+            return self.edited  # an unlock was sent (a scene never synced sends nothing)
+        return self.status not in ("unchanged", "filtered")
 
 
 Outcome = Union[SyncResult, Exception]
@@ -48,6 +53,7 @@ class BatchScene:
     targets: List[Match] = field(default_factory=list)  # checked against Plex
     error: Optional[Exception] = None
     state: Optional[SceneState] = None
+    sources: List[Source] = field(default_factory=list)  # its collections' groups and studio
 
     @property
     def keys(self) -> set:

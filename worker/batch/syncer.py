@@ -1,14 +1,16 @@
-"""One batch of scenes, as its stages: read → match → plan → apply → record.
+"""One batch of scenes, as its stages: read → filter → match → plan → apply → record.
 
 The request budget is the design: all scenes of a batch are read from Stash in one
-request (read.py); matching is a lookup in the path index (no request), and a scene
+request (read.py), and a scene the filter settings leave out stops there with no Plex
+request (scene_filter.py); matching is a lookup in the path index (no request), and a scene
 whose fingerprint and Plex items are unchanged costs nothing in Plex. The scenes that
 do need an edit are matched again against Plex itself, with one multi-get, before
 anything is written (match.py). Each item they reach then gets its plan (plan.py) and
 its requests (apply.py): one batched PUT, a rating call only when the rating changed,
 uploads only when image bytes changed, a few items at a time (lanes.py); Plex going
 down mid-batch stops the rest (stop.py). What each item now holds is recorded as it
-comes back (record.py).
+comes back (record.py). Scenes gone from Stash have their Plex items unlocked and their
+sync state dropped, last (gone.py).
 
 Per-scene failures are returned as exception instances (the worker routes each by its
 kind); a failure that stops the whole batch (Stash unreachable, Plex refusing the
@@ -17,21 +19,32 @@ token at connect, a library that is gone) is raised.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Callable, Dict, Iterable, List
 
+from errors.kinds import ErrorKind
 from plex.index import PathIndex
+from sync_queue.filter_skips import FilterSkips
 from sync_queue.sync_state import SyncState
 from worker.batch.apply import ItemSender
 from worker.batch.connection import PlexConnection
+from worker.batch.gone import GoneScenes
 from worker.batch.lanes import EDIT_THREADS, lanes_by_item, run_lanes
 from worker.batch.match import Items, Matcher, lookup, unchanged
 from worker.batch.read import read_scenes
 from worker.batch.record import Done, Recorder
-from worker.batch.scene import BatchScene, Match, Outcome
+from worker.batch.scene import BatchScene, Match, Outcome, SyncResult
+from worker.batch.scene_filter import SceneFilter
 from worker.batch.stop import BatchStop
+from worker.classify import classify
+from worker.collection_art import CollectionArtPass
 from worker.quick_retry import QuickRetry
+
+log = logging.getLogger("stash2plex.sync")
+
+_SERVER_TROUBLE = (ErrorKind.TRANSIENT, ErrorKind.CONFIG, ErrorKind.STASH)
 
 
 class SceneSyncer:
@@ -54,24 +67,40 @@ class SceneSyncer:
         db_lock = threading.Lock()  # edit threads record image hashes as Plex accepts them
         self.sender = ItemSender(settings, stash_reader, self.index, self.state, db_lock)
         self.recorder = Recorder(self.state, clock, db_lock)
+        skips = FilterSkips(conn)
+        self.scene_filter = SceneFilter(settings, skips, clock, db_lock)
+        self.gone = GoneScenes(self.state, skips, self.plex, db_lock)
+        self.collection_art = CollectionArtPass(stash_reader, self.plex, conn, db_lock, clock)
 
     def sync_batch(self, scene_ids: Iterable[int]) -> Dict[int, Outcome]:
-        """Each scene's result: read → match → plan → apply → record."""
+        """Each scene's result: read → filter → match → plan → apply → record; then gone scenes and collection art."""
         ids = list(dict.fromkeys(int(i) for i in scene_ids))
         if not ids:
             return {}
         retry = QuickRetry(sleep=self.sleep)
         read_at = self.clock()
-        work, results = read_scenes(self.stash, self.state, ids, retry, self.settings, self.mapper)
-        if not work:
-            return results
-        to_write = self._skip_unchanged(work, results, read_at)  # matched in the index
+        work, results, gone = read_scenes(self.stash, self.state, ids, retry, self.settings, self.mapper,
+                                          self.scene_filter)
+        to_write = self._skip_unchanged(work, results, read_at) if work else []  # matched in the index
         if to_write:
             items, failed, ready = self.matcher.in_plex(to_write, retry)  # matched in Plex
             results.update(failed)
             if ready:
                 results.update(self._edit_all(ready, items, retry, read_at))
+        results.update(self.gone.forget_all(gone, retry))
+        self._collections(work, results, retry)
         return results
+
+    def _collections(self, work: List[BatchScene], results: Dict[int, Outcome], retry: QuickRetry) -> None:
+        """The artwork of the collections the batch's synced scenes are in (worker/collection_art.py)."""
+        if any(isinstance(r, Exception) and classify(r) in _SERVER_TROUBLE for r in results.values()):
+            return  # Plex or Stash is failing: the scenes' retries come first
+        reached = [(target[0], src) for s in work if isinstance(results.get(s.scene_id), SyncResult)
+                   for target in set(s.targets or s.candidates) for src in s.sources]
+        try:
+            self.collection_art.run(reached, retry)
+        except Exception as exc:  # never a scene's failure; the next batch tries again
+            log.warning("collection artwork skipped this time (%s: %s)", type(exc).__name__, exc)
 
     def _skip_unchanged(self, work: List[BatchScene], results: Dict[int, Outcome],
                         read_at: float) -> List[BatchScene]:
