@@ -14,6 +14,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser.conftest import DOCS
+from tests.e2e.conftest import PLEX_PREFIX, STASH_PREFIX
 
 WAIT = 45
 
@@ -67,11 +68,12 @@ def test_preview_after_a_stash_edit_shows_the_change(ui_env, browser):
 
 def test_retry_a_dead_letter_from_the_page(ui_env, browser):
     env = ui_env
-    (first,) = env.seed(1)
-    late = first + 1  # queued before Stash has it: a dead letter ("no longer exists")
-    env.queue_directly([late])
+    late = env.stash.add_scene(title="Claimed twice", files=[f"{STASH_PREFIX}/c/twice.mp4"])
+    one = env.plex.add_movie(env.section, f"{PLEX_PREFIX}/c/twice.mp4", title="First Claim")
+    two = env.plex.add_movie(env.section, f"{PLEX_PREFIX}/c/twice.mp4", title="Second Claim", claim_again=True)
+    env.queue_directly([late])  # one file, two Plex items: strict matching dead-letters it
     assert env.ok_task("Process Queue")["dead_lettered"] == 1
-    assert env.seed(1, rng_seed=7) == [late]  # the cause is fixed: the scene is there now
+    env.plex.delete_item(two, keep_files=False)  # the user removes the duplicate in Plex
     browser.get(f"{env.stash.url}/plugin/stash2plex")
     wait = WebDriverWait(browser, WAIT)
     row = f"tr[data-scene-id='{late}']"
@@ -83,7 +85,7 @@ def test_retry_a_dead_letter_from_the_page(ui_env, browser):
     retry.click()
 
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, row))
-    wait.until(lambda d: env.plex_title(late) == env.expected_title(late))
+    wait.until(lambda d: env.plex.item(one)["title"] == "Claimed twice")
     assert env.rows("SELECT count(*) FROM dead_letters WHERE resolved_at IS NULL") == [(0,)]
     nav = browser.find_element(By.CSS_SELECTOR, ".stash2plex-nav")
     assert nav.get_attribute("href").endswith("/plugin/stash2plex")

@@ -47,7 +47,8 @@ def test_scene_status_for_every_state(plugin_env):
     env.queue_directly([queued])  # no drainer runs yet: it stays queued
     assert op(env, mode="scene_status", scene_id=str(queued))["state"] == "queued"
     env.ok_task("Process Queue")
-    env.queue_directly([synced, missing, 4242])  # 4242 is not in Stash: a dead letter
+    fileless = env.stash.add_scene(title="No file")  # nothing to find in Plex, ever: a dead letter
+    env.queue_directly([synced, missing, fileless])
     env.ok_task("Process Queue")
 
     status = op(env, mode="scene_status", scene_id=str(synced))
@@ -60,8 +61,8 @@ def test_scene_status_for_every_state(plugin_env):
     assert waiting["state"] == "retrying" and waiting["plex"] is None
     assert ISO.match(waiting["next_attempt_at"]) and "not in Plex" in waiting["reason"]
 
-    dead = op(env, mode="scene_status", scene_id="4242")
-    assert dead["state"] == "dead_letter" and "4242" in dead["reason"]
+    dead = op(env, mode="scene_status", scene_id=str(fileless))
+    assert dead["state"] == "dead_letter" and "no file" in dead["reason"]
 
     assert op(env, mode="scene_status", scene_id=str(never)) == {
         "scene_id": str(never), "state": "not_synced", "plex": None, "synced_at": None,
@@ -83,7 +84,8 @@ def test_sync_scene_queues_and_a_drainer_syncs_it(plugin_env):
 def test_status_dead_letters_and_retry(plugin_env):
     env = plugin_env
     env.seed(1)
-    env.queue_directly([4242, 4343])
+    first, second = (env.stash.add_scene(title=f"No file {n}") for n in (1, 2))
+    env.queue_directly([first, second])
     assert env.ok_task("Process Queue")["dead_lettered"] == 2
     env.queue_directly([1])
 
@@ -98,8 +100,8 @@ def test_status_dead_letters_and_retry(plugin_env):
     assert letter["kind"] == "permanent" and ISO.match(letter["failed_at"])
     assert len(op(env, mode="dead_letters")["dead_letters"]) == 2
 
-    assert op(env, mode="retry_dead_letters", scene_ids=["4343"])["queued"] == 1
-    assert env.rows("SELECT scene_id FROM dead_letters WHERE resolved_at IS NULL") == [(4242,)]
+    assert op(env, mode="retry_dead_letters", scene_ids=[str(second)])["queued"] == 1
+    assert env.rows("SELECT scene_id FROM dead_letters WHERE resolved_at IS NULL") == [(first,)]
 
 
 def test_bad_mode_or_argument_is_one_line_error(plugin_env):
