@@ -76,6 +76,7 @@ class PluginHost:
         self._jobs = 0
         self.hook_runs: List[HookRun] = []
         self.task_runs: Dict[str, TaskRun] = {}
+        self.operation_runs: List[RunResult] = []
         self._from_folder: List[str] = []
 
     def load_folder(self, folder: str, python: Optional[str] = sys.executable) -> List[str]:
@@ -182,7 +183,10 @@ class PluginHost:
         """
         plug = self._enabled(plugin_id)
         handle = plug.runner.start_operation(args, server_connection=self._conn(plug, visited))
-        return handle.wait(plug.timeout)
+        result = handle.wait(plug.timeout)
+        with self._lock:
+            self.operation_runs.append(result)
+        return result
 
     def run_task(self, plugin_id: str, task_name: Optional[str], args: Dict[str, Any],
                  visited: Visited) -> str:

@@ -14,7 +14,7 @@ from typing import Any, Dict
 
 import requests
 
-from tests.e2e.conftest import PLUGIN_ID, SECTION, wait_until
+from tests.e2e.conftest import PLUGIN_ID, SECTION, assert_clean_run, wait_until
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 OPERATION = "mutation Op($args: Map) { runPluginOperation(plugin_id: %s, args: $args) }"
@@ -110,6 +110,9 @@ def test_bad_mode_or_argument_is_one_line_error(plugin_env):
                  {"mode": "dead_letters", "limit": "many"}, {"mode": "retry_dead_letters", "scene_ids": "abc"}):
         message = op_error(env, **args)
         assert message and "\n" not in message and "Traceback" not in message, (args, message)
+    assert len(env.stash.operation_runs) == 5
+    for run in env.stash.operation_runs:  # Stash saw one JSON object and log lines only
+        assert_clean_run(run)
 
 
 def test_preview_scene_shows_the_change_and_writes_nothing(plugin_env):
