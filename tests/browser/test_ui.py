@@ -65,6 +65,13 @@ def test_preview_after_a_stash_edit_shows_the_change(ui_env, browser):
     assert env.plex.count(method="PUT") == 0 and env.plex_title(scene) == before
     screenshot(browser, browser.find_element(By.CSS_SELECTOR, ".stash2plex-panel"), "ui-scene-panel.png")
 
+    browser.get(f"{env.stash.url}/plugin/stash2plex")  # the same change, library-wide
+    wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, ".stash2plex-preview-all"))).click()
+    bar = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".stash2plex-histogram tr[data-field=title]")))
+    assert bar.text.split() == ["title", "1"]
+    assert "Edited in Stash" in browser.find_element(By.CSS_SELECTOR, ".stash2plex-report").text
+    assert env.plex.count(method="PUT") == 0 and env.plex.count(method="POST") == 0
+
 
 def test_retry_a_dead_letter_from_the_page(ui_env, browser):
     env = ui_env

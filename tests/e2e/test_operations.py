@@ -159,6 +159,10 @@ def test_preview_changes_task_reports_exactly_the_changed_scenes(plugin_env):
     assert {sid: env.plex_title(sid) for sid in scene_ids} == titles
     assert result.progress[-1] == 1.0 and all(a <= b for a, b in zip(result.progress, result.progress[1:]))
 
+    recent = env.ok_task("Preview Changes", {"hours": "1"})  # only the scenes changed in the last hour
+    assert 2 <= recent["checked"] < 6 and recent["changed"] == 2, recent["summary"]
+    assert env.plex.count(method="PUT") == 0
+
 
 def test_preview_changes_costs_no_more_reads_than_sync_all(plugin_env):
     env = plugin_env
