@@ -1,0 +1,173 @@
+"""Plex → Stash: plays, resume points and ratings come back, exactly once (issue 16).
+
+Plays, a viewOffset and a user rating are made in the Plex emulator the way a Plex
+client makes them (a play in the account's history at a set time, the item's in-progress
+point, `/:/rate`); Import Plex Activity runs as Stash runs a task; the Stash emulator's
+play history, resume time and rating are read back.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import pytest
+import requests
+from plexapi.server import PlexServer
+
+from tests.e2e.conftest import summary_logged, wait_until
+
+DAY = 86400
+
+
+def _epoch(moment) -> float:
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    return moment.astimezone(timezone.utc).timestamp()
+
+
+def plays_in_stash(env, scene_id):
+    """The scene's play history in Stash, as epoch seconds, oldest first."""
+    scene = env.stash.scene(scene_id)
+    return sorted(_epoch(t) for t in scene["play_history"])
+
+
+def rating_key(env, scene_id) -> int:
+    return env.plex.find_by_file(env.plex_path(scene_id))
+
+
+def rate_in_plex(env, scene_id, rating: float) -> None:
+    """A person rates the item in Plex (plexapi's rate(), as a Plex client does)."""
+    with requests.Session() as session:
+        server = PlexServer(env.plex.url, env.token, session=session, timeout=10)
+        server.fetchItem(rating_key(env, scene_id)).rate(rating)
+
+
+def synced_library(env, n: int):
+    scene_ids = env.seed(n)
+    for sid in scene_ids:
+        env.stash.update_scene(sid, hooks=False, rating100=60)
+    assert env.ok_task("Sync All Scenes")["synced"] == n
+    return scene_ids
+
+
+def close(a, b, tolerance=1.0) -> bool:
+    return len(a) == len(b) and all(abs(x - y) <= tolerance for x, y in zip(sorted(a), sorted(b)))
+
+
+def test_plays_resume_point_and_rating_come_back_once(plugin_env):
+    env = plugin_env
+    once, twice, in_progress, rated, untouched = synced_library(env, 5)
+    now = int(time.time())
+    t1, t2, t3 = now - 3 * DAY, now - 2 * DAY + 17, now - 3600
+    env.plex.add_play(rating_key(env, once), viewed_at=t1)
+    env.plex.add_play(rating_key(env, twice), viewed_at=t2)
+    env.plex.add_play(rating_key(env, twice), viewed_at=t3)
+    env.plex.set_view_offset(rating_key(env, in_progress), 754_000)  # 12:34 into the file
+    rate_in_plex(env, rated, 8.0)
+
+    first = env.ok_task("Import Plex Activity")
+
+    assert summary_logged(env.results[-1])
+    assert first["plays"] == 3 and first["resume_points"] == 1 and first["ratings"] == 1, first
+    assert close(plays_in_stash(env, once), [t1])
+    assert close(plays_in_stash(env, twice), [t2, t3])
+    assert env.stash.scene(once)["play_count"] == 1 and env.stash.scene(twice)["play_count"] == 2
+    assert abs(_epoch(env.stash.scene(twice)["last_played_at"]) - t3) <= 1
+    assert env.stash.scene(in_progress)["resume_time"] == pytest.approx(754.0)
+    assert env.stash.scene(rated)["rating100"] == 80
+    assert env.stash.scene(untouched)["play_count"] == 0
+    assert env.stash.scene(untouched)["rating100"] == 60
+
+    again = env.ok_task("Import Plex Activity")
+    assert again["plays"] == 0 and again["resume_points"] == 0 and again["ratings"] == 0, again
+
+    env.plex.reset_log()
+    env.ok_task("Sync All Scenes")
+    assert env.plex.count("PUT", "/:/rate") == 0  # the imported rating is not sent back
+    assert env.plex.item(rating_key(env, rated))["userRating"] == 8.0
+    env.ok_task("Import Plex Activity")
+    assert close(plays_in_stash(env, once), [t1]) and close(plays_in_stash(env, twice), [t2, t3])
+    assert env.stash.scene(rated)["rating100"] == 80
+
+
+def test_a_play_after_the_last_import_comes_back_and_the_old_ones_do_not(plugin_env):
+    env = plugin_env
+    (scene,) = synced_library(env, 1)
+    now = int(time.time())
+    env.plex.add_play(rating_key(env, scene), viewed_at=now - DAY)
+    env.ok_task("Import Plex Activity")
+    env.plex.add_play(rating_key(env, scene), viewed_at=now - 60)
+
+    out = env.ok_task("Import Plex Activity")
+
+    assert out["plays"] == 1
+    assert close(plays_in_stash(env, scene), [now - DAY, now - 60])
+
+
+def test_an_item_no_scene_holds_is_reported_as_skipped(plugin_env):
+    env = plugin_env
+    synced_library(env, 1)
+    stray = env.plex.add_movie(env.section, "/media/plex/elsewhere/Home Video.mp4", title="Home Video")
+    env.plex.add_play(stray, viewed_at=int(time.time()) - 100)
+
+    out = env.ok_task("Import Plex Activity")
+
+    assert out["plays"] == 0 and out["skipped"] == 1
+    assert "Home Video" in out["skipped_titles"]
+
+
+def test_a_kill_in_the_middle_of_an_import_adds_no_play_twice(plugin_env):
+    env = plugin_env
+    scene_ids = synced_library(env, 6)
+    now = int(time.time())
+    expected = {}
+    for n, sid in enumerate(scene_ids):
+        times = [now - DAY * (n + 1) + k * 600 for k in range(1 + n % 2)]
+        for t in times:
+            env.plex.add_play(rating_key(env, sid), viewed_at=t)
+        expected[sid] = times
+    # Each play written to Stash takes a while: the kill lands after the first one.
+    env.stash.faults.latency(0.8, route="/graphql/sceneAddPlay")
+    handle = env.runner.start_task("Import Plex Activity")
+    wait_until(lambda: any(env.stash.scene(s)["play_count"] for s in scene_ids), 60, "the first play in Stash",
+               interval=0.01)
+    handle.kill()
+    killed = handle.wait(20)
+    assert killed.killed
+    landed = sum(env.stash.scene(s)["play_count"] for s in scene_ids)
+    assert 0 < landed < sum(len(t) for t in expected.values())
+    env.stash.faults.clear()
+
+    env.ok_task("Import Plex Activity")
+    env.ok_task("Import Plex Activity")
+
+    for sid, times in expected.items():
+        assert close(plays_in_stash(env, sid), times), (sid, plays_in_stash(env, sid), times)
+
+
+def test_two_accounts_each_bring_their_plays_when_named(plugin_env):
+    env = plugin_env
+    (scene,) = synced_library(env, 1)
+    guest = env.plex.add_account("guest")
+    now = int(time.time())
+    env.plex.add_play(rating_key(env, scene), viewed_at=now - 500)
+    env.plex.add_play(rating_key(env, scene), viewed_at=now - 400, account_id=guest)
+
+    assert env.ok_task("Import Plex Activity")["plays"] == 1  # the token owner's only
+    env.configure(plex_accounts="guest")
+    assert env.ok_task("Import Plex Activity")["plays"] == 1
+
+    assert close(plays_in_stash(env, scene), [now - 500, now - 400])
+
+
+def test_the_drainer_imports_when_activity_import_is_on(plugin_env):
+    env = plugin_env
+    scene_ids = synced_library(env, 2)
+    env.configure(import_plex_activity=True)
+    env.plex.add_play(rating_key(env, scene_ids[0]), viewed_at=int(time.time()) - 300)
+
+    env.stash.update_scene(scene_ids[1], title="Saved after a play in Plex")  # a hook starts a drainer
+
+    wait_until(lambda: env.stash.scene(scene_ids[0])["play_count"] == 1, 30, "the drainer to import the play")
+    wait_until(lambda: env.plex_title(scene_ids[1]) == "Saved after a play in Plex", 30, "the save to reach Plex")
