@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Dict
 
-from tasks import dead_letters, health, process_queue, rebuild_index, reconcile, status, sync_scenes
+from tasks import dead_letters, health, import_activity, process_queue, rebuild_index, reconcile, status, sync_scenes
 from tasks.context import TaskContext
 from errors.kinds import SyncError
 from worker.composition_root import App
@@ -23,6 +23,7 @@ HANDLERS: Dict[str, Callable[[TaskContext], Dict[str, Any]]] = {
     "reconcile": reconcile.run,
     "health": health.run,
     "rebuild_index": rebuild_index.run,
+    "import_activity": import_activity.run,
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from testbed.stash import jpeg
@@ -177,6 +177,9 @@ class Store:
             rec["updated_at"] = _seconds(updated_at) if updated_at else created
             rec["files"] = [self.make_file(p, created, **(file_info or {})) for p in files]
             self._apply(rec, fields)
+            # Stash counts plays from the play history: a seeded count gets plays to match.
+            rec["play_history"] = [created - timedelta(days=n + 1) for n in range(rec["play_count"] or 0)]
+            rec["last_played_at"] = max(rec["play_history"]) if rec["play_history"] else None
             self.scenes[rec["id"]] = rec
             return rec["id"]
 
