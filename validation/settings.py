@@ -227,7 +227,8 @@ NO_FALLBACK_FIELDS += ("only_organized", "required_tags", "excluded_scene_tags")
 # Settings added after fingerprints were first stored (tests/unit/test_settings.py pins
 # them); left at their default, they leave the fingerprint of older saved settings as it was.
 ADDED_FIELDS = ("skip_director", "title_template", "code_in_summary",
-                "only_organized", "required_tags", "excluded_scene_tags", "poster_style")
+                "only_organized", "required_tags", "excluded_scene_tags", "poster_style",
+                "import_plex_activity", "activity_minutes", "skip_plex_ratings", "plex_accounts")
 
 
 def _names(text: str) -> Tuple[str, ...]:

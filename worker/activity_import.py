@@ -223,3 +223,26 @@ def _close_play(plays: List[float], viewed_at: int) -> Optional[float]:
         if abs(moment - viewed_at) <= SAME_PLAY_SECONDS:
             return moment
     return None
+
+
+def import_if_due(app, now=time.time) -> Optional[Dict[str, Any]]:
+    """The drainer's periodic import, when import_plex_activity is on and it is due.
+
+    Never raises: a failure is logged and tried again after activity_minutes, so a Plex
+    or Stash hiccup neither stops the drainer nor makes it ask every cycle.
+    """
+    try:
+        if not due(app.conn, app.settings, now()):
+            return None
+        result = import_activity(app, wait=0.0, now=now)
+    except ImportBusy:
+        return None  # the task is importing right now
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        log.warning("Plex activity import failed, next try in %d min: %s", app.settings.activity_minutes, exc)
+        try:
+            db.set_meta(app.conn, LAST_RUN_KEY, now())
+        except Exception:  # noqa: BLE001 - storage trouble is the drain session's to report
+            pass
+        return None
+    log.info("%s", result["summary"])
+    return result
