@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ SAME_PLAY_SECONDS = 1.0
 IN_DOUBT_SETTLE_SECONDS = STASH_TIMEOUT + 5.0  # a dead run's last request has ended by then
 LAST_RUN_KEY = "activity_imported_at"
 RATED_MARK_KEY = "activity_rated_since"
+LAST_REPORT_KEY = "activity_last_report"
 TITLES_SHOWN = 5
 
 
@@ -91,9 +93,24 @@ def import_activity(app, wait: float = 0.0, now=time.time) -> Dict[str, Any]:
     except Timeout:
         raise ImportBusy("another Import Plex Activity is running; try again when it has finished") from None
     try:
-        return Importer(app, now).run().as_output()
+        result = Importer(app, now).run().as_output()
+        db.set_meta(app.conn, LAST_REPORT_KEY, result)
+        return result
     finally:
         lock.release()
+
+
+def activity_status(conn) -> Optional[Dict[str, Any]]:
+    """For Queue Status: plays imported so far, plays in doubt, the last import and its report."""
+    try:
+        figures: Dict[str, Any] = ActivityLog(conn).counts()
+        last = db.get_meta(conn, LAST_RUN_KEY)
+    except sqlite3.OperationalError:  # a read-only file from before the tables existed
+        return None
+    figures["last_import_at"] = None if last is None else time.strftime(
+        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(last)))
+    figures["last_report"] = db.get_meta(conn, LAST_REPORT_KEY)
+    return figures
 
 
 class Importer:
@@ -194,7 +211,7 @@ class Importer:
             scene = scenes.get(item.scene_id) if item else None
             if scene is None or entry.user_rating is None:
                 continue
-            if self._plex_rating_wins(entry.user_rating, item.written, scene.get("rating100")):
+            if plex_rating_wins(entry.user_rating, item.written, scene.get("rating100"), self.settings.keep_plex_edits):
                 self.stash.set_rating(item.scene_id, round(entry.user_rating * 10))
                 scene["rating100"] = round(entry.user_rating * 10)
                 self.report.ratings += 1
@@ -202,14 +219,19 @@ class Importer:
         if newest:
             db.set_meta(self.app.conn, RATED_MARK_KEY, newest)
 
-    def _plex_rating_wins(self, plex: float, written: Dict[str, Any], rating100: Optional[int]) -> bool:
-        stash = None if rating100 is None else rating100 / 10
-        if "user_rating" in written and _same_rating(written["user_rating"], plex):
-            return False  # what we wrote: nobody rated in Plex
-        if _same_rating(stash, plex):
-            return False
-        stash_edited = "user_rating" in written and not _same_rating(written["user_rating"], stash)
-        return not stash_edited or self.settings.keep_plex_edits
+
+def plex_rating_wins(plex: float, written: Dict[str, Any], rating100: Optional[int], keep_plex_edits: bool) -> bool:
+    """Should Stash take Plex's rating? Only when someone rated in Plex, and Stash did not
+    change too since our last write (or keep_plex_edits lets Plex win then)."""
+    stash = None if rating100 is None else rating100 / 10
+    if "user_rating" not in written:
+        return stash is None  # no record of ours to tell who changed what: never overwrite Stash
+    if _same_rating(written["user_rating"], plex):
+        return False  # what we wrote: nobody rated in Plex
+    if _same_rating(stash, plex):
+        return False
+    stash_edited = not _same_rating(written["user_rating"], stash)
+    return not stash_edited or keep_plex_edits
 
 
 def _same_rating(a: Optional[float], b: Optional[float]) -> bool:

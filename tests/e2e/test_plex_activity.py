@@ -93,6 +93,9 @@ def test_plays_resume_point_and_rating_come_back_once(plugin_env):
 
     again = env.ok_task("Import Plex Activity")
     assert again["plays"] == 0 and again["resume_points"] == 0 and again["ratings"] == 0, again
+    status = env.status()
+    assert status["plex_activity"]["plays_imported"] == 3 and status["plex_activity"]["plays_in_doubt"] == 0
+    assert status["plex_activity"]["last_report"]["summary"] in status["summary"]
 
     env.plex.reset_log()
     env.ok_task("Sync All Scenes")
@@ -191,3 +194,58 @@ def test_the_drainer_imports_when_activity_import_is_on(plugin_env):
 
     wait_until(lambda: play_count_gained(env, scene_ids[0]) == 1, 30, "the drainer to import the play")
     wait_until(lambda: env.plex_title(scene_ids[1]) == "Saved after a play in Plex", 30, "the save to reach Plex")
+
+
+def test_two_overlapping_imports_add_each_play_once(plugin_env):
+    env = plugin_env
+    scene_ids = synced_library(env, 3)
+    now = int(time.time())
+    for n, sid in enumerate(scene_ids):
+        env.plex.add_play(rating_key(env, sid), viewed_at=now - 1000 * (n + 1))
+    env.stash.faults.latency(0.5, route="/graphql/sceneAddPlay")
+
+    handles = [env.runner.start_task("Import Plex Activity") for _ in range(2)]
+    results = [h.wait(90) for h in handles]
+    env.results.extend(results)
+
+    assert all(r.error is None for r in results), [r.error for r in results]
+    assert sum(r.output["plays"] for r in results) == 3
+    for n, sid in enumerate(scene_ids):
+        assert close(plays_in_stash(env, sid), [now - 1000 * (n + 1)])
+
+
+def test_when_both_changed_stash_wins_unless_plex_edits_are_kept(plugin_env):
+    env = plugin_env
+    default, kept = synced_library(env, 2)
+    for sid in (default, kept):
+        rate_in_plex(env, sid, 9.0)
+        env.stash.update_scene(sid, hooks=False, rating100=30)  # edited in Stash too, not synced yet
+
+    env.ok_task("Import Plex Activity")
+    assert env.stash.scene(default)["rating100"] == 30
+    env.ok_task("Sync All Scenes")
+    assert env.plex.item(rating_key(env, default))["userRating"] == 3.0
+
+    assert env.plex.item(rating_key(env, kept))["userRating"] == 3.0
+    env.configure(keep_plex_edits=True)
+    rate_in_plex(env, kept, 7.0)
+    env.stash.update_scene(kept, hooks=False, rating100=20)
+    assert env.ok_task("Import Plex Activity")["ratings"] == 1
+    assert env.stash.scene(kept)["rating100"] == 70
+
+
+def test_with_plex_edits_kept_a_later_stash_rating_still_reaches_plex(plugin_env):
+    """The imported rating counts as written: a later Stash change is not mistaken for a Plex edit."""
+    env = plugin_env
+    env.configure(keep_plex_edits=True)
+    (scene,) = synced_library(env, 1)
+    rate_in_plex(env, scene, 8.0)
+    env.ok_task("Import Plex Activity")
+    assert env.stash.scene(scene)["rating100"] == 80
+
+    env.stash.update_scene(scene, hooks=False, rating100=50)
+    env.ok_task("Sync All Scenes")
+
+    assert env.plex.item(rating_key(env, scene))["userRating"] == 5.0
+    assert env.ok_task("Import Plex Activity")["ratings"] == 0
+    assert env.stash.scene(scene)["rating100"] == 50
