@@ -251,11 +251,14 @@ def import_if_due(app, now=time.time) -> Optional[Dict[str, Any]]:
     """The drainer's periodic import, when import_plex_activity is on and it is due.
 
     Never raises: a failure is logged and tried again after activity_minutes, so a Plex
-    or Stash hiccup neither stops the drainer nor makes it ask every cycle.
+    or Stash hiccup neither stops the drainer nor makes it ask every cycle. While the
+    circuit breaker is not closed it waits: the import's requests never probe Plex.
     """
     try:
         if not due(app.conn, app.settings, now()):
             return None
+        if app.breaker().state() != "closed":
+            return None  # Plex is out: the sync's probe finds out when it is back, not us
         result = import_activity(app, wait=0.0, now=now)
     except ImportBusy:
         return None  # the task is importing right now

@@ -56,3 +56,18 @@ def test_states_of_many_keys_are_read_in_chunks(log):
     log.done([(k, 1) for k in keys[::2]], now=1.0)
     found = log.states(keys)
     assert len(found) == 500 and all(state == DONE for state in found.values())
+
+
+def test_the_periodic_import_is_due_every_activity_minutes_when_on(tmp_path):
+    from sync_queue import db
+    from validation.settings import Settings
+    from worker.activity_import import LAST_RUN_KEY, due
+
+    conn = open_db(str(tmp_path))
+    on = Settings(import_plex_activity=True, activity_minutes=15)
+    assert not due(conn, Settings(), now=1000.0)  # off by default
+    assert due(conn, on, now=1000.0)  # never ran
+    db.set_meta(conn, LAST_RUN_KEY, 1000.0)
+    assert not due(conn, on, now=1000.0 + 14 * 60)
+    assert due(conn, on, now=1000.0 + 15 * 60)
+    conn.close()
