@@ -146,7 +146,7 @@ class Importer:
         for account in sorted(accounts):
             high = self.log.high_water(account)
             found = plex_activity.plays_since(self.server, account, None if high is None else high - OVERLAP_SECONDS)
-            plays.extend(found)
+            plays.extend(dict.fromkeys(found))  # one play per (account, item, second), as it is keyed
             if found:
                 marks[account] = max(p.viewed_at for p in found)
         return plays, marks
