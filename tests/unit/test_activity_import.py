@@ -71,3 +71,10 @@ def test_the_periodic_import_is_due_every_activity_minutes_when_on(tmp_path):
     assert not due(conn, on, now=1000.0 + 14 * 60)
     assert due(conn, on, now=1000.0 + 15 * 60)
     conn.close()
+
+
+def test_plex_accounts_are_read_as_names():
+    from validation.settings import Settings
+
+    assert Settings().account_names == ()
+    assert Settings(plex_accounts=" guest, Kid ,,").account_names == ("guest", "Kid")
