@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import bench_collections, bench_hook, bench_queue, bench_sync
+from bench import bench_activity, bench_collections, bench_hook, bench_queue, bench_sync
 from bench.report import Table
 
 
@@ -23,6 +23,8 @@ def main() -> int:
     bench_sync.main([])
     print("\n## Collection artwork", flush=True)
     bench_collections.main([])
+    print("\n## Plex activity import", flush=True)
+    bench_activity.main([])
     return 0
 
 

@@ -200,6 +200,30 @@ class SyncState:
              json.dumps(item.written, sort_keys=True, ensure_ascii=False), item.poster_hash,
              item.art_hash, item.synced_at))
 
+    def items_for_keys(self, rating_keys: Iterable[str]) -> Dict[str, ItemState]:
+        """The record of each Plex item we synced, by rating key (its lowest scene id when shared)."""
+        keys = list(dict.fromkeys(str(k) for k in rating_keys))
+        found: Dict[str, ItemState] = {}
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(f"SELECT {_ITEM_COLUMNS} FROM sync_items WHERE rating_key IN ({marks})"
+                                         " ORDER BY scene_id DESC", chunk):
+                item = _item_from_row(row)
+                found[item.rating_key] = item
+        return found
+
+    def note_written(self, scene_id: int, field_name: str, value: Any) -> None:
+        """Plex holds `value` for this field now and it came from Plex: record it as if we wrote it."""
+        with db.transaction(self.conn):
+            rows = self.conn.execute("SELECT rating_key, written FROM sync_items WHERE scene_id = ?",
+                                     (int(scene_id),)).fetchall()
+            for rating_key, text in rows:
+                written = json.loads(text) if text else {}
+                written[field_name] = value
+                self.conn.execute("UPDATE sync_items SET written = ? WHERE scene_id = ? AND rating_key = ?",
+                                  (json.dumps(written, sort_keys=True, ensure_ascii=False), int(scene_id), rating_key))
+
     def forget(self, scene_id: int) -> None:
         """Drop the record, so the next sync writes everything again."""
         with db.transaction(self.conn):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Dict
 
-from tasks import dead_letters, health, operations, preview, process_queue, rebuild_index, reconcile, status, sync_scenes
+from tasks import (dead_letters, health, import_activity, operations, preview, process_queue, rebuild_index,
+                   reconcile, status, sync_scenes)
 from tasks.context import TaskContext
 from errors.kinds import SyncError
 from worker.composition_root import App
@@ -24,6 +25,7 @@ HANDLERS: Dict[str, Callable[[TaskContext], Dict[str, Any]]] = {
     "health": health.run,
     "rebuild_index": rebuild_index.run,
     "preview_changes": preview.run,
+    "import_activity": import_activity.run,
 }
 # Modes with no task button: runPluginOperation from the UI or a script (README "Operations").
 # Queue Status and Retry Dead Letters answer as operations too, through their task modes.

@@ -13,6 +13,7 @@ from typing import Any, Dict, Iterator, Optional
 from sync_queue import db, inbox, spool
 from sync_queue.filter_skips import FilterSkips
 from tasks.context import TaskContext, iso_time
+from worker.activity_import import activity_status
 from worker.identity import server_status
 
 
@@ -60,6 +61,7 @@ def _figures(app) -> Dict[str, Any]:
         "last_corruption": db.get_meta(app.conn, "last_corruption"),
         "data_dir": app.data_dir,
         "plex_server": server_status(app.conn),
+        "plex_activity": activity_status(app.conn),
     }
 
 
@@ -99,5 +101,8 @@ def _notes(app, result: Dict[str, Any], missed: Optional[float]) -> Iterator[str
         yield (f"; on {iso_time(change['at'])} Stash2Plex found another Plex server "
                f"({change.get('new_name') or change['new']}, was {change.get('old_name') or change['old']}): "
                f"the old index and sync state were dropped and {change['requeued']} scenes queued again")
+    last = (result["plex_activity"] or {}).get("last_report")
+    if last:
+        yield f"; last Plex activity import {result['plex_activity']['last_import_at']}: {last['summary']}"
     if result["last_config_error"]:
         yield f"; paused by a settings problem: {result['last_config_error'].get('message')}"

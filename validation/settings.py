@@ -96,6 +96,12 @@ class Settings(BaseModel):
     poll_interval: float = Field(1.0, ge=0.1, le=60)
     dlq_retention_days: int = Field(30, ge=1, le=365)
 
+    # Plex → Stash activity (plays, resume points, ratings)
+    import_plex_activity: bool = False
+    activity_minutes: int = Field(15, ge=1, le=1440)
+    skip_plex_ratings: bool = False
+    plex_accounts: str = ""  # read as `account_names`
+
     # Logging
     obfuscate_paths: bool = False
     debug_logging: bool = False
@@ -109,6 +115,7 @@ class Settings(BaseModel):
     _excluded_tag_names: FrozenSet[str] = PrivateAttr(frozenset())
     _required_tag_names: FrozenSet[str] = PrivateAttr(frozenset())
     _excluded_scene_tag_names: FrozenSet[str] = PrivateAttr(frozenset())
+    _account_names: Tuple[str, ...] = PrivateAttr(())
 
     def model_post_init(self, _context: Any) -> None:
         """Parse the list settings once; readers get the typed values."""
@@ -116,6 +123,7 @@ class Settings(BaseModel):
         self._excluded_tag_names = _folded(self.excluded_tags)
         self._required_tag_names = _folded(self.required_tags)
         self._excluded_scene_tag_names = _folded(self.excluded_scene_tags)
+        self._account_names = _names(self.plex_accounts)
 
     @field_validator("poster_style", mode="before")
     @classmethod
@@ -180,6 +188,11 @@ class Settings(BaseModel):
         """The tags named in excluded_scene_tags, casefolded: a scene with one is left alone."""
         return self._excluded_scene_tag_names
 
+    @property
+    def account_names(self) -> Tuple[str, ...]:
+        """The other Plex accounts named in plex_accounts, whose plays come back too."""
+        return self._account_names
+
     def require_plex(self) -> None:
         """Raise a ConfigError naming the fix when Plex cannot even be addressed."""
         if not self.plex_url:
@@ -214,7 +227,8 @@ NO_FALLBACK_FIELDS += ("only_organized", "required_tags", "excluded_scene_tags")
 # Settings added after fingerprints were first stored (tests/unit/test_settings.py pins
 # them); left at their default, they leave the fingerprint of older saved settings as it was.
 ADDED_FIELDS = ("skip_director", "title_template", "code_in_summary",
-                "only_organized", "required_tags", "excluded_scene_tags", "poster_style")
+                "only_organized", "required_tags", "excluded_scene_tags", "poster_style",
+                "import_plex_activity", "activity_minutes", "skip_plex_ratings", "plex_accounts")
 
 
 def _names(text: str) -> Tuple[str, ...]:

@@ -187,6 +187,26 @@ class PlexEmulator:
         self._seeded += n
         return self.store.add_many(section_id, rows)
 
+    # -- what people do in Plex -------------------------------------------------------
+
+    def add_account(self, name: str) -> int:
+        """Another local account (a managed or shared user); returns its accountID."""
+        with self.store.lock:
+            return self.store.history.add_account(name)
+
+    def add_play(self, rating_key: Any, viewed_at: Optional[int] = None, account_id: int = 1,
+                 device_id: int = 1) -> int:
+        """A finished play at `viewed_at` (epoch s, default now) by `account_id` (1: the owner)."""
+        return self.store.add_play(rating_key, viewed_at, account_id, device_id)
+
+    def set_view_offset(self, rating_key: Any, offset_ms: Optional[int]) -> None:
+        """The owner stopped `offset_ms` into the item (None: not in progress)."""
+        self.store.set_view_offset(rating_key, offset_ms)
+
+    def rate(self, rating_key: Any, rating: float) -> None:
+        """A user rating set in Plex (0-10; -1 clears), as /:/rate does."""
+        self.store.rate(rating_key, rating)
+
     # -- reading back ---------------------------------------------------------------
 
     def item(self, rating_key: Any) -> Dict[str, Any]:

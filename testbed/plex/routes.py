@@ -81,6 +81,10 @@ class PlexRoutes:
              self.selected_bytes),
             ("GET", r"/library/metadata/%s/file" % rk, self.image_bytes),
             ("PUT", r"/:/rate", self.rate),
+            ("GET", r"/:/scrobble", self.scrobble),
+            ("GET", r"/:/progress", self.progress),
+            ("GET", r"/status/sessions/history/all", self.history),
+            ("GET", r"/accounts", self.accounts),
         ]
         self._table = [(m, re.compile(p + "$"), h) for m, p, h in table]
 
@@ -220,6 +224,38 @@ class PlexRoutes:
             raise BadRequestError("rating out of range")
         self.store.rate(q["key"], rating)
         return Response()
+
+    # -- activity -------------------------------------------------------------------
+
+    def scrobble(self, req: Request) -> Response:
+        """GET /:/scrobble?key=&identifier=: plexapi markPlayed; one history entry now."""
+        if req.query.get("identifier") != LIBRARY_IDENTIFIER or not req.query.get("key"):
+            raise BadRequestError("identifier")
+        self.store.add_play(req.query["key"])
+        return Response()
+
+    def progress(self, req: Request) -> Response:
+        """GET /:/progress?key=&identifier=&time=MS&state=: plexapi updateProgress."""
+        q = req.query
+        if q.get("identifier") != LIBRARY_IDENTIFIER or not q.get("key"):
+            raise BadRequestError("identifier")
+        try:
+            offset = int(q.get("time", ""))
+        except ValueError:
+            raise BadRequestError("time") from None
+        self.store.set_view_offset(q["key"], offset)
+        return Response()
+
+    def history(self, req: Request) -> Response:
+        start, size = _paging(req)
+        with self.store.lock:
+            found = self.store.history.select(req.pairs)
+            page = found[start:] if size is None else found[start:start + size]
+            return Response(body=self.store.history.render(page, len(found), start))
+
+    def accounts(self, req: Request) -> Response:
+        with self.store.lock:
+            return Response(body=self.store.history.render_accounts())
 
     # -- images ---------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from testbed.plex import edits as edit_rules
 from testbed.plex.collections import Collections
+from testbed.plex.history import OWNER_ID, History
 from testbed.plex.model import (AGENT_FIELDS, AGENT_TAGS, Image, Item, Section, Tag,
                                 TagIds, title_from_file)
 from testbed.plex.query import Query
@@ -45,6 +46,7 @@ class Store:
         self._next_media = 1
         self._listing_cache: Dict[Tuple, List[Item]] = {}
         self.collection_objects = Collections()
+        self.history = History()
 
     # -- ids and bookkeeping ------------------------------------------------------
 
@@ -278,6 +280,30 @@ class Store:
             item = self.item(rating_key)
             item.user_rating = None if rating < 0 else float(rating)
             item.last_rated_at = self.now()
+            item.version += 1
+            self._changed()
+
+    def add_play(self, rating_key: Any, viewed_at: Optional[int] = None,
+                 account_id: int = OWNER_ID, device_id: int = 1) -> int:
+        """A finished play (scrobble): one history entry; the owner's viewOffset ends."""
+        with self.lock:
+            item = self.item(rating_key)
+            when = self.now() if viewed_at is None else int(viewed_at)
+            history_id = self.history.add(item.rating_key, item.section_id, item.title(), when,
+                                          account_id, device_id)
+            if account_id == OWNER_ID:
+                item.view_offset = None
+                item.last_viewed_at = max(item.last_viewed_at or 0, when)
+                item.version += 1
+                self._changed()
+            return history_id
+
+    def set_view_offset(self, rating_key: Any, offset_ms: Optional[int]) -> None:
+        """Playback progress (/:/timeline, /:/progress): the owner's in-progress point."""
+        with self.lock:
+            item = self.item(rating_key)
+            item.view_offset = int(offset_ms) if offset_ms else None
+            item.last_viewed_at = self.now()
             item.version += 1
             self._changed()
 

@@ -207,6 +207,7 @@ class Renderer:
             ("contentRating", f.get("contentRating")),
             ("summary", None if "summary" in skip else (f.get("summary") or "")),
             ("userRating", item.user_rating), ("lastRatedAt", item.last_rated_at),
+            ("viewOffset", item.view_offset), ("lastViewedAt", item.last_viewed_at),
             ("year", f.get("year")),
             ("tagline", None if "tagline" in skip else f.get("tagline")),
             ("thumb", "/library/metadata/%d/thumb/%d" % (rk, item.updated_at)
