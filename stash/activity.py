@@ -14,11 +14,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Dict, Iterable, List
 
-from stash.client import _FIND_SCENES, StashReader, rfc3339
-from stash.failures import GraphQLError
+from stash.client import StashReader, rfc3339
 
 ACTIVITY_FIELDS = "id rating100 resume_time last_played_at play_history"
-IDS_PER_REQUEST = 500
 
 
 def epoch_of(text: str) -> float:
@@ -34,24 +32,9 @@ class StashActivity:
 
     def scenes(self, ids: Iterable[int]) -> Dict[int, dict]:
         """{scene id: {rating100, resume_time, last_played_at, plays (epoch seconds)}}; absent: deleted."""
-        wanted = sorted({int(i) for i in ids})
-        found: Dict[int, dict] = {}
-        for start in range(0, len(wanted), IDS_PER_REQUEST):
-            chunk = wanted[start:start + IDS_PER_REQUEST]
-            while chunk:
-                try:
-                    data = self.reader._call(_FIND_SCENES % ACTIVITY_FIELDS, {
-                        "filter": {"per_page": -1}, "scene_filter": {}, "scene_ids": chunk})
-                except GraphQLError as exc:
-                    missing = {i for i in chunk if f"scene with id {i} not found" in str(exc)}
-                    if not missing:
-                        raise
-                    chunk = [i for i in chunk if i not in missing]
-                    continue
-                for scene in data["findScenes"]["scenes"]:
-                    scene["plays"] = [epoch_of(t) for t in scene.get("play_history") or []]
-                    found[int(scene["id"])] = scene
-                break
+        found = self.reader.find_scenes(ids, fields=ACTIVITY_FIELDS)
+        for scene in found.values():
+            scene["plays"] = [epoch_of(t) for t in scene.get("play_history") or []]
         return found
 
     def add_plays(self, scene_id: int, times: List[int]) -> int:

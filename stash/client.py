@@ -156,8 +156,8 @@ class StashReader:
         return dict(found) if isinstance(found, dict) else {}
 
     # -- scenes ----------------------------------------------------------------
-    def find_scenes(self, ids: Iterable[int]) -> Dict[int, dict]:
-        """Scenes by id, a few hundred per request; ids Stash does not have are absent.
+    def find_scenes(self, ids: Iterable[int], fields: str = SCENE_FIELDS) -> Dict[int, dict]:
+        """Scenes by id (our fragment, or `fields`), a few hundred per request; ids Stash does not have are absent.
 
         Stash answers `findScenes(scene_ids:)` with the error "scene with id N not
         found" when one id is missing (its FindMany fails as a whole), so a deleted
@@ -169,7 +169,7 @@ class StashReader:
             chunk = wanted[start:start + IDS_PER_REQUEST]
             while chunk:
                 try:
-                    data = self._call(_FIND_SCENES % SCENE_FIELDS, {
+                    data = self._call(_FIND_SCENES % fields, {
                         "filter": {"per_page": -1}, "scene_filter": {}, "scene_ids": chunk,
                     })
                 except GraphQLError as exc:

@@ -109,18 +109,9 @@ class DeadLetters:
         """
         now = time.time() if now is None else now
         where, params = ["resolved_at IS NULL"], []
-        if ids is not None:
-            id_list = [int(i) for i in ids]
-            if not id_list:
-                return 0
-            where.append(f"id IN ({','.join('?' * len(id_list))})")
-            params.extend(id_list)
-        if scene_ids is not None:
-            scene_list = [int(i) for i in scene_ids]
-            if not scene_list:
-                return 0
-            where.append(f"scene_id IN ({','.join('?' * len(scene_list))})")
-            params.extend(scene_list)
+        for column, values in (("id", ids), ("scene_id", scene_ids)):
+            if values is not None and not _narrow(where, params, column, values):
+                return 0  # an empty list of ids selects nothing
         if kind is not None:
             where.append("error_kind = ?")
             params.append(kind.value if isinstance(kind, ErrorKind) else str(kind))
@@ -150,3 +141,12 @@ class DeadLetters:
                 "UPDATE dead_letters SET resolved_at = ? WHERE scene_id = ? AND resolved_at IS NULL",
                 (now, scene_id),
             ).rowcount
+
+
+def _narrow(where: list, params: list, column: str, values: Iterable[int]) -> bool:
+    """Add `column IN (values)` to a WHERE clause; False when there are no values."""
+    wanted = [int(v) for v in values]
+    if wanted:
+        where.append(f"{column} IN ({','.join('?' * len(wanted))})")
+        params.extend(wanted)
+    return bool(wanted)
