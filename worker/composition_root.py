@@ -163,7 +163,9 @@ class App:
 
     # -- the worker -------------------------------------------------------------
     def syncer(self) -> SceneSyncer:
-        return SceneSyncer(self.settings, self.stash, self.plex, self.conn, clock=self.clock)
+        breaker = self.breaker()
+        return SceneSyncer(self.settings, self.stash, self.plex, self.conn, clock=self.clock,
+                           plex_settled=breaker.settled)
 
     def _refresh_for_worker(self):
         fresh = self.reread_settings()

@@ -52,8 +52,9 @@ class SceneSyncer:
 
     def __init__(self, settings, stash_reader, plex_connect: Callable[[], object], conn,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-                 edit_threads: int = EDIT_THREADS):
+                 edit_threads: int = EDIT_THREADS, plex_settled: Callable[[], bool] = lambda: True):
         self.settings = settings
+        self.plex_settled = plex_settled  # the breaker's word: optional work waits for a settled Plex
         self.stash = stash_reader
         self.conn = conn
         self.clock = clock
@@ -95,6 +96,8 @@ class SceneSyncer:
         """The artwork of the collections the batch's synced scenes are in (worker/collection_art.py)."""
         if any(isinstance(r, Exception) and classify(r) in _SERVER_TROUBLE for r in results.values()):
             return  # Plex or Stash is failing: the scenes' retries come first
+        if not self.plex_settled():
+            return  # a probe, or Plex failing lately: one scene's sync is all a probe may send
         reached = [(target[0], src) for s in work if isinstance(results.get(s.scene_id), SyncResult)
                    for target in set(s.targets or s.candidates) for src in s.sources]
         try:
