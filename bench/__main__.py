@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-from bench import bench_bulk, bench_hook, bench_queue, bench_save, bench_sync
+from bench import bench_activity, bench_bulk, bench_collections, bench_hook, bench_queue, bench_save, bench_sync
 from bench.report import Table
 
 
@@ -35,6 +35,10 @@ def main(argv=None) -> int:
         bench_queue.main()
         print("\n## Sync engine", flush=True)
         bench_sync.main(["--throughput", "0"])
+        print("\n## Collection artwork", flush=True)
+        bench_collections.main([])
+        print("\n## Plex activity import", flush=True)
+        bench_activity.main([])
     return 0
 
 

@@ -70,6 +70,10 @@ def fingerprint(meta: PlexMetadata, settings) -> str:
         "meta": meta.model_dump(mode="json"),
         "keep_plex_edits": settings.keep_plex_edits,
     }
+    if settings.poster_style != "screenshot" and "poster" in meta.managed:
+        # Only when not the default, so fingerprints stored before the setting existed
+        # stay valid; switching styles changes it, and the poster is made again once.
+        payload["poster_style"] = settings.poster_style
     payload["meta"]["managed"] = sorted(meta.managed)
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()

@@ -21,6 +21,7 @@ REQUIREMENTS: List[Tuple[str, str, str]] = [
     ("stashapi", "stashapp-tools", "0.2.59"),
     ("filelock", "filelock", "3.12"),
     ("requests", "requests", "2.28"),
+    ("PIL", "Pillow", "9.0"),
 ]
 
 

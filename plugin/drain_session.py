@@ -43,6 +43,7 @@ class DrainSession:
         self.identity = FileIdentity(self.data_dir)
         self.checked_pause = False
         self.storage_since: Optional[float] = None
+        self.started = time.monotonic()
 
     def close(self) -> None:
         self.app.close()
@@ -75,6 +76,8 @@ class DrainSession:
                 ending = self._run_worker(worker)
                 if ending == AGAIN:
                     continue
+                if ending == "idle":
+                    self._import_activity(at_end=True)
                 if ending != "error":
                     return ending
                 error = worker.error
@@ -95,12 +98,29 @@ class DrainSession:
         from worker.catch_up import catch_up_missed
 
         self.app.store.resume_unacked()
+        def beat() -> None:
+            catch_up_missed(self.app)
+            self._import_activity(at_end=False)
+
         # Lingers idle for drainer_linger_seconds (a burst of saves pays one cold start), and
         # a hook's commit wakes it at once: poll_interval only paces retries.
         return self.app.make_worker(
             idle_grace=self.app.settings.drainer_linger_seconds, retry_horizon=float("inf"),
-            live_settings=True, should_stop=self.identity.changed,
-            on_beat=lambda: catch_up_missed(self.app), wake=InboxWatch(self.app.store.conn).arrived)
+            live_settings=True, should_stop=self.identity.changed, on_beat=beat,
+            wake=InboxWatch(self.app.store.conn).arrived)
+
+    def _import_activity(self, at_end: bool) -> None:
+        """Plex activity, when due: after the queue went idle, or during a drain longer than the period.
+
+        Saves come first: a hook-started drain syncs its scenes, then imports.
+        """
+        from worker.activity_import import import_if_due
+
+        settings = self.app.settings
+        if not settings.import_plex_activity:
+            return
+        if at_end or time.monotonic() - self.started >= settings.activity_minutes * 60:
+            import_if_due(self.app)
 
     def _run_worker(self, worker) -> str:
         """Run one worker to its end: why the session ends, AGAIN, or 'error' (worker.error says)."""

@@ -33,14 +33,17 @@ TIMEOUT = 30.0  # seconds per Stash request; stashapi sets none, so a hung Stash
 IDS_PER_REQUEST = 500
 UNREACHABLE_HOSTS = ("0.0.0.0", "", "::", "[::]")
 
+# A scene's groups and studio carry what their Plex collections show (synopsis, details,
+# front/back image, as graphql/schema/types/group.graphql and studio.graphql name them):
+# the collection artwork pass then needs no request of its own (worker/collection_art.py).
 SCENE_FIELDS = """
     id title code details director urls date rating100 organized created_at updated_at
     files { path basename size }
     paths { screenshot }
-    studio { id name image_path parent_studio { id name } }
+    studio { id name details image_path parent_studio { id name } }
     performers { id name image_path }
     tags { id name }
-    groups { group { id name front_image_path } scene_index }
+    groups { group { id name synopsis front_image_path back_image_path } scene_index }
     stash_ids { endpoint stash_id }
 """
 
@@ -52,7 +55,6 @@ query Stash2PlexScenes($filter: FindFilterType, $scene_filter: SceneFilterType, 
   }
 }
 """
-
 
 _MISSING_SCENE = re.compile(r"scene with id (\d+) not found")
 
@@ -154,8 +156,8 @@ class StashReader:
         return dict(found) if isinstance(found, dict) else {}
 
     # -- scenes ----------------------------------------------------------------
-    def find_scenes(self, ids: Iterable[int]) -> Dict[int, dict]:
-        """Scenes by id, a few hundred per request; ids Stash does not have are absent.
+    def find_scenes(self, ids: Iterable[int], fields: str = SCENE_FIELDS) -> Dict[int, dict]:
+        """Scenes by id (our fragment, or `fields`), a few hundred per request; ids Stash does not have are absent.
 
         Stash answers `findScenes(scene_ids:)` with the error "scene with id N not
         found" when one id is missing (its FindMany fails as a whole), so a deleted
@@ -167,7 +169,7 @@ class StashReader:
             chunk = wanted[start:start + IDS_PER_REQUEST]
             while chunk:
                 try:
-                    data = self._call(_FIND_SCENES % SCENE_FIELDS, {
+                    data = self._call(_FIND_SCENES % fields, {
                         "filter": {"per_page": -1}, "scene_filter": {}, "scene_ids": chunk,
                     })
                 except GraphQLError as exc:

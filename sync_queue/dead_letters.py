@@ -81,6 +81,13 @@ class DeadLetters:
         row = self.conn.execute(f"SELECT {_COLUMNS} FROM dead_letters WHERE id = ?", (id,)).fetchone()
         return DeadLetter(*row) if row else None
 
+    def open_for(self, scene_id: int) -> Optional[DeadLetter]:
+        """The scene's open (unresolved) dead letter, if it has one."""
+        row = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM dead_letters WHERE scene_id = ? AND resolved_at IS NULL "
+            "ORDER BY failed_at DESC, id DESC LIMIT 1", (int(scene_id),)).fetchone()
+        return DeadLetter(*row) if row else None
+
     def by_kind(self) -> Dict[str, int]:
         """Open dead letters per error kind."""
         rows = self.conn.execute(
@@ -93,20 +100,18 @@ class DeadLetters:
         ids: Optional[Iterable[int]] = None,
         kind: Union[ErrorKind, str, None] = None,
         now: Optional[float] = None,
+        scene_ids: Optional[Iterable[int]] = None,
     ) -> int:
-        """Queue open dead letters again (all, by id, by kind, or both filters); returns scenes queued.
+        """Queue open dead letters again (all, or by id, kind or scene, filters combined); returns scenes queued.
 
         The scene gets a fresh inbox row, so it starts over with no attempts counted, and
         its item fingerprints are cleared, so the sync matches it against Plex again.
         """
         now = time.time() if now is None else now
         where, params = ["resolved_at IS NULL"], []
-        if ids is not None:
-            id_list = [int(i) for i in ids]
-            if not id_list:
-                return 0
-            where.append(f"id IN ({','.join('?' * len(id_list))})")
-            params.extend(id_list)
+        for column, values in (("id", ids), ("scene_id", scene_ids)):
+            if values is not None and not _narrow(where, params, column, values):
+                return 0  # an empty list of ids selects nothing
         if kind is not None:
             where.append("error_kind = ?")
             params.append(kind.value if isinstance(kind, ErrorKind) else str(kind))
@@ -136,3 +141,12 @@ class DeadLetters:
                 "UPDATE dead_letters SET resolved_at = ? WHERE scene_id = ? AND resolved_at IS NULL",
                 (now, scene_id),
             ).rowcount
+
+
+def _narrow(where: list, params: list, column: str, values: Iterable[int]) -> bool:
+    """Add `column IN (values)` to a WHERE clause; False when there are no values."""
+    wanted = [int(v) for v in values]
+    if wanted:
+        where.append(f"{column} IN ({','.join('?' * len(wanted))})")
+        params.extend(wanted)
+    return bool(wanted)

@@ -8,6 +8,7 @@ and are safe from anywhere.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass, replace
 from typing import Optional
@@ -138,6 +139,21 @@ class ReadyQueue:
     def has_waiting(self) -> bool:
         """Any job not claimed yet."""
         return self._row("SELECT 1 FROM {table} WHERE status < ? LIMIT 1", (UNACK,)) is not None
+
+    def holds(self, scene_id: int) -> bool:
+        """Is a job for this scene waiting or claimed? (Decoded here: no JSON1 needed in SQLite.)"""
+        try:
+            rows = self.conn.execute(f"SELECT data FROM {READY_TABLE} WHERE status <= ?", (UNACK,))
+            for (data,) in rows:
+                try:
+                    if int(json.loads(bytes(data).decode("utf-8")).get("scene_id", -1)) == int(scene_id):
+                        return True
+                except (ValueError, TypeError, AttributeError):
+                    continue
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+        return False
 
     def count(self, claimed: bool) -> int:
         """Jobs claimed (in flight), or jobs waiting to be claimed."""

@@ -72,6 +72,12 @@ class RetrySchedule:
             )
         }
 
+    def row(self, scene_id: int) -> Optional[Tuple[float, int, Optional[str], Optional[str]]]:
+        """(not_before, attempts, error kind, last error) of a waiting scene, or None."""
+        return self.conn.execute(
+            "SELECT not_before, attempts, error_kind, last_error FROM retry_schedule WHERE scene_id = ?",
+            (int(scene_id),)).fetchone()
+
     def park(self, scene_id: int, not_before: float, attempts: int, kind: str, message: str,
              first_failed_at: float) -> None:
         with db.transaction(self.conn):

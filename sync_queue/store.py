@@ -270,6 +270,13 @@ class QueueStore:
 
     # -- status ----------------------------------------------------------------------
 
+    def is_queued(self, scene_id: int) -> bool:
+        """A job for the scene is in the inbox or the ready queue (not waiting for a retry)."""
+        with self._lock:
+            if self.conn.execute("SELECT 1 FROM inbox WHERE scene_id = ?", (int(scene_id),)).fetchone():
+                return True
+            return self._ready.holds(scene_id)
+
     def counts(self, now: Optional[float] = None) -> dict:
         """Queue sizes for status and progress. Safe from any process."""
         now = self._clock() if now is None else now

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, Iterator, List, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from sync_queue import db
 
@@ -59,6 +59,13 @@ _COLUMNS = (
 )
 _ITEM_COLUMNS = "scene_id, rating_key, section_id, fingerprint, written, poster_hash, art_hash, synced_at"
 _CHUNK = 500  # stay well under SQLite's bound-parameter limit on old builds (999)
+
+
+def _chunks(values: list) -> Iterator[Tuple[list, str]]:
+    """`values` in slices a statement can bind, each with its `?,?,…` placeholders."""
+    for start in range(0, len(values), _CHUNK):
+        chunk = values[start:start + _CHUNK]
+        yield chunk, ",".join("?" * len(chunk))
 
 
 @dataclass
@@ -113,9 +120,7 @@ class SyncState:
     def get_many(self, scene_ids: Iterable[int]) -> Dict[int, SceneState]:
         ids = list(dict.fromkeys(int(i) for i in scene_ids))
         found: Dict[int, SceneState] = {}
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _chunks(ids):
             for row in self.conn.execute(f"SELECT {_COLUMNS} FROM sync_state WHERE scene_id IN ({marks})", chunk):
                 state = _from_row(row)
                 found[state.scene_id] = state
@@ -199,6 +204,28 @@ class SyncState:
             (int(item.scene_id), str(item.rating_key), item.section_id, item.fingerprint,
              json.dumps(item.written, sort_keys=True, ensure_ascii=False), item.poster_hash,
              item.art_hash, item.synced_at))
+
+    def items_for_keys(self, rating_keys: Iterable[str]) -> Dict[str, ItemState]:
+        """The record of each Plex item we synced, by rating key (its lowest scene id when shared)."""
+        keys = list(dict.fromkeys(str(k) for k in rating_keys))
+        found: Dict[str, ItemState] = {}
+        for chunk, marks in _chunks(keys):
+            for row in self.conn.execute(f"SELECT {_ITEM_COLUMNS} FROM sync_items WHERE rating_key IN ({marks})"
+                                         " ORDER BY scene_id DESC", chunk):
+                item = _item_from_row(row)
+                found[item.rating_key] = item
+        return found
+
+    def note_written(self, scene_id: int, field_name: str, value: Any) -> None:
+        """Plex holds `value` for this field now and it came from Plex: record it as if we wrote it."""
+        with db.transaction(self.conn):
+            rows = self.conn.execute("SELECT rating_key, written FROM sync_items WHERE scene_id = ?",
+                                     (int(scene_id),)).fetchall()
+            for rating_key, text in rows:
+                written = json.loads(text) if text else {}
+                written[field_name] = value
+                self.conn.execute("UPDATE sync_items SET written = ? WHERE scene_id = ? AND rating_key = ?",
+                                  (json.dumps(written, sort_keys=True, ensure_ascii=False), int(scene_id), rating_key))
 
     def forget(self, scene_id: int) -> None:
         """Drop the record, so the next sync writes everything again."""

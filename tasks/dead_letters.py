@@ -8,6 +8,7 @@ from typing import Any, Dict
 
 from sync_queue.dead_letters import DeadLetter
 from tasks.context import TaskContext, iso_time
+from tasks.operations import scene_ids_arg
 
 REVIEW_LIMIT = 50
 
@@ -36,9 +37,11 @@ def retry(ctx: TaskContext) -> Dict[str, Any]:
         ids = [int(part) for part in raw_ids.replace(" ", "").split(",") if part] if raw_ids else None
     except ValueError:
         raise ValueError(f"task argument ids must be dead letter ids separated by commas, got {raw_ids[:40]!r}") from None
-    moved = ctx.app.dead_letters.retry(ids=ids, kind=kind, now=time.time())
+    scene_ids = scene_ids_arg(ctx)
+    moved = ctx.app.dead_letters.retry(ids=ids, kind=kind, now=time.time(), scene_ids=scene_ids)
     started = ctx.start_drainer() if moved else False
-    return {"retried": moved, "drainer_started": started, "summary": f"queued {moved} dead letters again"}
+    return {"queued": moved, "retried": moved, "drainer_started": started,
+            "summary": f"queued {moved} dead letters again"}
 
 
 def purge(ctx: TaskContext) -> Dict[str, Any]:

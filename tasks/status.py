@@ -13,6 +13,7 @@ from typing import Any, Dict, Iterator, Optional
 from sync_queue import db, inbox, spool
 from sync_queue.filter_skips import FilterSkips
 from tasks.context import TaskContext, iso_time
+from worker.activity_import import activity_status
 from worker.identity import server_status
 
 
@@ -37,15 +38,21 @@ def _figures(app) -> Dict[str, Any]:
         breaker = {"state": "unknown"}
     index = app.index.stats()
     drainer_alive = inbox.drainer_running(app.data_dir)
+    pending, deferred = int(counts.get("pending", 0)), int(counts.get("deferred", 0))
     return {
-        "pending": int(counts.get("pending", 0)),
+        # The figures the operations contract names (README, "Operations"), for the UI.
+        "queued": pending,
+        "retrying": deferred,
+        "drainer": "running" if drainer_alive else "idle",
+        "breaker": breaker.get("state", "unknown"),
+        "breaker_detail": breaker,
+        "pending": pending,
         "in_flight": int(counts.get("in_flight", 0)),
-        "deferred": int(counts.get("deferred", 0)),
+        "deferred": deferred,
         "deferred_by_kind": counts.get("deferred_by_kind", {}),
         "next_retry_at": iso_time(counts.get("next_retry_at")),
         "dead_letters": int(counts.get("dead_letters", 0)),
         "dead_letters_by_kind": app.dead_letters.by_kind(),
-        "breaker": breaker,
         "drainer_alive": bool(drainer_alive),
         "index": index,
         "synced_scenes": app.sync_state.count(),
@@ -54,6 +61,7 @@ def _figures(app) -> Dict[str, Any]:
         "last_corruption": db.get_meta(app.conn, "last_corruption"),
         "data_dir": app.data_dir,
         "plex_server": server_status(app.conn),
+        "plex_activity": activity_status(app.conn),
     }
 
 
@@ -74,7 +82,7 @@ def _headline(result: Dict[str, Any]) -> str:
         + (f" (next retry {result['next_retry_at']})" if result["next_retry_at"] else "")
         + f", dead letters {result['dead_letters']}"
         + (f", skipped by the scene filter {skipped}" if skipped else "")
-        + f", breaker {result['breaker'].get('state', '?')}, "
+        + f", breaker {result['breaker']}, "
         f"drainer {'running' if result['drainer_alive'] else 'idle'}, index {result['index'].get('size', 0)} files"
     )
 
@@ -93,5 +101,8 @@ def _notes(app, result: Dict[str, Any], missed: Optional[float]) -> Iterator[str
         yield (f"; on {iso_time(change['at'])} Stash2Plex found another Plex server "
                f"({change.get('new_name') or change['new']}, was {change.get('old_name') or change['old']}): "
                f"the old index and sync state were dropped and {change['requeued']} scenes queued again")
+    last = (result["plex_activity"] or {}).get("last_report")
+    if last:
+        yield f"; last Plex activity import {result['plex_activity']['last_import_at']}: {last['summary']}"
     if result["last_config_error"]:
         yield f"; paused by a settings problem: {result['last_config_error'].get('message')}"

@@ -23,7 +23,7 @@ never changes.
 
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, List, Tuple
+from typing import Any, Dict, FrozenSet, List, Literal, Tuple
 from urllib.parse import urlsplit
 
 from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo,
@@ -72,6 +72,7 @@ class Settings(BaseModel):
     sync_background: bool = False
     title_template: str = TitleTemplate()  # always a TitleTemplate: the text as saved, parsed
     code_in_summary: bool = False
+    poster_style: Literal["screenshot", "letterbox"] = "screenshot"
     keep_plex_edits: bool = False
     excluded_tags: str = ""  # read as `excluded_tag_names`
     max_list_items: int = Field(100, ge=1, le=1000)
@@ -97,6 +98,12 @@ class Settings(BaseModel):
     drainer_linger_seconds: float = Field(60.0, ge=0, le=3600)
     dlq_retention_days: int = Field(30, ge=1, le=365)
 
+    # Plex → Stash activity (plays, resume points, ratings)
+    import_plex_activity: bool = False
+    activity_minutes: int = Field(15, ge=1, le=1440)
+    skip_plex_ratings: bool = False
+    plex_accounts: str = ""  # read as `account_names`
+
     # Logging
     obfuscate_paths: bool = False
     debug_logging: bool = False
@@ -110,6 +117,7 @@ class Settings(BaseModel):
     _excluded_tag_names: FrozenSet[str] = PrivateAttr(frozenset())
     _required_tag_names: FrozenSet[str] = PrivateAttr(frozenset())
     _excluded_scene_tag_names: FrozenSet[str] = PrivateAttr(frozenset())
+    _account_names: Tuple[str, ...] = PrivateAttr(())
 
     def model_post_init(self, _context: Any) -> None:
         """Parse the list settings once; readers get the typed values."""
@@ -117,6 +125,15 @@ class Settings(BaseModel):
         self._excluded_tag_names = _folded(self.excluded_tags)
         self._required_tag_names = _folded(self.required_tags)
         self._excluded_scene_tag_names = _folded(self.excluded_scene_tags)
+        self._account_names = _names(self.plex_accounts)
+
+    @field_validator("poster_style", mode="before")
+    @classmethod
+    def _poster_style_word(cls, value: Any) -> Any:
+        """Stash saves a STRING setting as typed: ' Letterbox' is letterbox, '' the default."""
+        if isinstance(value, str):
+            return value.strip().lower() or "screenshot"
+        return value
 
     @field_validator("plex_url")
     @classmethod
@@ -173,6 +190,11 @@ class Settings(BaseModel):
         """The tags named in excluded_scene_tags, casefolded: a scene with one is left alone."""
         return self._excluded_scene_tag_names
 
+    @property
+    def account_names(self) -> Tuple[str, ...]:
+        """The other Plex accounts named in plex_accounts, whose plays come back too."""
+        return self._account_names
+
     def require_plex(self) -> None:
         """Raise a ConfigError naming the fix when Plex cannot even be addressed."""
         if not self.plex_url:
@@ -207,8 +229,9 @@ NO_FALLBACK_FIELDS += ("only_organized", "required_tags", "excluded_scene_tags")
 # Settings added after fingerprints were first stored (tests/unit/test_settings.py pins
 # them); left at their default, they leave the fingerprint of older saved settings as it was.
 ADDED_FIELDS = ("skip_director", "title_template", "code_in_summary",
-                "only_organized", "required_tags", "excluded_scene_tags", "drainer_linger_seconds",
-                "plex_concurrency")
+                "only_organized", "required_tags", "excluded_scene_tags", "poster_style",
+                "import_plex_activity", "activity_minutes", "skip_plex_ratings", "plex_accounts",
+                "drainer_linger_seconds", "plex_concurrency")
 
 
 def _names(text: str) -> Tuple[str, ...]:

@@ -168,6 +168,11 @@ class CircuitBreaker:
                 "UPDATE outages SET jobs_held = max(jobs_held, ?) WHERE ended_at IS NULL", (int(count),)
             )
 
+    def settled(self) -> bool:
+        """Closed with no failure counted: Plex is answering, so optional work may go ahead."""
+        row = self._row()
+        return row["state"] == CLOSED and not row["failures"]
+
     def failures(self) -> int:
         """Consecutive transient failures counted so far."""
         return int(self._row()["failures"] or 0)

@@ -163,9 +163,10 @@ class App:
 
     # -- the worker -------------------------------------------------------------
     def syncer(self) -> SceneSyncer:
+        breaker = self.breaker()
         settings = self.settings
         return SceneSyncer(settings, self.stash, self.plex, self.conn, clock=self.clock,
-                           edit_threads=settings.plex_concurrency)
+                           plex_settled=breaker.settled, edit_threads=settings.plex_concurrency)
 
     def _refresh_for_worker(self):
         fresh = self.reread_settings()

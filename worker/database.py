@@ -14,6 +14,7 @@ background drainer, tests and benchmarks).
 | worker/breaker.py | breaker, outages |
 | plex/index_table.py | plex_index, plex_index_sections |
 | sync_queue/filter_skips.py | filter_skips |
+| sync_queue/activity_log.py | imported_plays, activity_marks |
 
 The ready queue's table (ack_queue_ready) is persist-queue's own: it creates it when
 sync_queue/ready_queue.py first opens the queue.
@@ -25,7 +26,7 @@ import sqlite3
 from typing import Dict, Optional, Tuple
 
 from plex import index_table
-from sync_queue import db, dead_letters, filter_skips, inbox, retry_schedule, sync_state
+from sync_queue import activity_log, collection_art, db, dead_letters, filter_skips, inbox, retry_schedule, sync_state
 # Re-exported so a caller of the whole file (tests/unit/test_queue_db.py) needs one import.
 from sync_queue.db import delete_meta, get_meta, last_corruption, set_meta, transaction  # noqa: F401
 from worker import breaker
@@ -38,6 +39,8 @@ SCHEMAS: Tuple[db.Schema, ...] = (
     breaker.SCHEMA,
     index_table.SCHEMA,
     filter_skips.SCHEMA,
+    collection_art.SCHEMA,
+    activity_log.SCHEMA,
 )
 # Each owner's version once every migration has run.
 SCHEMA_VERSION: Dict[str, int] = {name: db.latest(migrations) for name, migrations in SCHEMAS}

@@ -18,6 +18,7 @@ from typing import Callable, Optional
 
 from plex.index import PathIndex
 from sync_queue import db, inbox
+from sync_queue.collection_art import CollectionArt
 from sync_queue.sync_state import SyncState
 
 log = logging.getLogger("stash2plex")
@@ -45,6 +46,7 @@ def check_server(conn: sqlite3.Connection, server, clock: Callable[[], float] = 
         if known.get("machine_id"):
             PathIndex(conn).clear()
             scenes = SyncState(conn).clear()
+            CollectionArt(conn).clear()
             conn.executemany(inbox.UPSERT_INBOX_SQL, [(s, now, REQUEUE_REASON) for s in scenes])
             change = {"at": now, "old": known.get("machine_id"), "old_name": known.get("name"),
                       "new": machine_id, "new_name": name, "requeued": len(scenes)}

@@ -16,6 +16,10 @@ request counts reflect client traffic alone.
     DELETE /__testbed__/items/{rk}             delete the item; its files stay staged for a rescan
     POST /__testbed__/scan                     {"section_id", "path"} (as a scan request)
     POST /__testbed__/refresh/{rk}             agent refresh
+    POST /__testbed__/accounts                 {"name"} -> {"id"}: another local account
+    POST /__testbed__/plays                    {"rating_key", "viewed_at", "account_id"} -> {"historyID"}
+    POST /__testbed__/view_offset              {"rating_key", "offset_ms"}: in progress (null: not)
+    POST /__testbed__/rate                     {"rating_key", "rating"}: a user rating set in Plex
 """
 from __future__ import annotations
 
@@ -99,7 +103,23 @@ class Control:
         if path == "/__testbed__/scan" and method == "POST":
             emu.scan(body.get("section_id"), body.get("path"))
             return _json({"ok": True})
+        if method == "POST" and path in ("/__testbed__/accounts", "/__testbed__/plays",
+                                         "/__testbed__/view_offset", "/__testbed__/rate"):
+            return self._activity(path.rsplit("/", 1)[1], body)
         if path == "/__testbed__/stage" and method == "POST":
             emu.stage_file(**body)
             return _json({"ok": True})
         return _json({"error": "unknown control endpoint"}, 404)
+
+    def _activity(self, what: str, body: Any) -> Response:
+        emu = self.emu
+        if what == "accounts":
+            return _json({"id": emu.add_account(str(body["name"]))})
+        if what == "plays":
+            return _json({"historyID": emu.add_play(body["rating_key"], body.get("viewed_at"),
+                                                    int(body.get("account_id", 1)))})
+        if what == "view_offset":
+            emu.set_view_offset(body["rating_key"], body.get("offset_ms"))
+        else:
+            emu.rate(body["rating_key"], float(body["rating"]))
+        return _json({"ok": True})

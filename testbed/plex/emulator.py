@@ -187,12 +187,55 @@ class PlexEmulator:
         self._seeded += n
         return self.store.add_many(section_id, rows)
 
+    # -- what people do in Plex -------------------------------------------------------
+
+    def add_account(self, name: str) -> int:
+        """Another local account (a managed or shared user); returns its accountID."""
+        with self.store.lock:
+            return self.store.history.add_account(name)
+
+    def add_play(self, rating_key: Any, viewed_at: Optional[int] = None, account_id: int = 1,
+                 device_id: int = 1) -> int:
+        """A finished play at `viewed_at` (epoch s, default now) by `account_id` (1: the owner)."""
+        return self.store.add_play(rating_key, viewed_at, account_id, device_id)
+
+    def set_view_offset(self, rating_key: Any, offset_ms: Optional[int]) -> None:
+        """The owner stopped `offset_ms` into the item (None: not in progress)."""
+        self.store.set_view_offset(rating_key, offset_ms)
+
+    def rate(self, rating_key: Any, rating: float) -> None:
+        """A user rating set in Plex (0-10; -1 clears), as /:/rate does."""
+        self.store.rate(rating_key, rating)
+
     # -- reading back ---------------------------------------------------------------
 
     def item(self, rating_key: Any) -> Dict[str, Any]:
         """A snapshot of the stored item (fields, tag lists, locked set, images)."""
         with self.store.lock:
             return self.store.item(rating_key).snapshot()
+
+    def collection(self, section_id: Any, title: str) -> Optional[Dict[str, Any]]:
+        """A snapshot of the section's collection (title, summary, locked, images), or None.
+
+        `poster_sha256` / `art_sha256`: the selected image's bytes, as a client showing
+        the collection would fetch them.
+        """
+        with self.store.lock:
+            found = self.store.collection(section_id, title)
+            if found is None:
+                return None
+            snap = self.store.collection_objects.snapshot(found)
+        for kind, images in (("poster", snap["posters"]), ("art", snap["arts"])):
+            snap[kind + "_sha256"] = next((i["sha256"] for i in images if i["selected"]), None)
+        return snap
+
+    def selected_image_bytes(self, rating_key: Any, kind: str = "thumb") -> Optional[bytes]:
+        """The bytes of the selected poster ("thumb") or background ("art") of an item."""
+        with self.store.lock:
+            item = self.store.item(rating_key)
+            name = item.thumb if kind == "thumb" else item.art
+            images = item.posters if kind == "thumb" else item.arts
+            return next((i.data for i in images if i.rating_key == name), None)
 
     def find_by_file(self, path: str) -> Optional[int]:
         return self.store.find_by_file(path)

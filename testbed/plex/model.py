@@ -111,6 +111,9 @@ class Item:
     locked: set = field(default_factory=set)
     user_rating: Optional[float] = None
     last_rated_at: Optional[int] = None
+    # The token owner's in-progress point (ms), set by /:/timeline and /:/progress.
+    view_offset: Optional[int] = None
+    last_viewed_at: Optional[int] = None
     posters: List[Image] = field(default_factory=list)
     arts: List[Image] = field(default_factory=list)
     thumb: Optional[str] = None  # rating_key of the selected poster
@@ -146,6 +149,7 @@ class Item:
             "files": list(self.files), "addedAt": self.added_at,
             "updatedAt": self.updated_at, "userRating": self.user_rating,
             "lastRatedAt": self.last_rated_at, "locked": set(self.locked),
+            "viewOffset": self.view_offset, "lastViewedAt": self.last_viewed_at,
             "thumb": self.thumb, "art": self.art,
             "posters": [p.snapshot(p.rating_key == self.thumb) for p in self.posters],
             "arts": [a.snapshot(a.rating_key == self.art) for a in self.arts],

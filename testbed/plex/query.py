@@ -131,6 +131,10 @@ def _predicate(key: str, value: str, tag_ids: TagIds, now: float) -> Optional[Pr
         else:
             numbers = [_number(key, w) for w in wanted]
         return _number_pred(_getter(name), op, numbers)
+    if name == "inProgress":
+        # PMS: items the account started and did not finish (a viewOffset is set).
+        started = value not in ("0", "")
+        return lambda it: started == bool(it.view_offset)
     if name in TAG_ELEMENTS or name == "role":
         kind = "actor" if name == "role" else name
         names = set()

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 from testbed import loopback
 from testbed.loopback import Request
 from testbed.plex import xml
+from testbed.plex.collections import COLLECTION_TYPE
 from testbed.plex.edits import EditError
 from testbed.plex.model import TAG_ELEMENTS, Image, image_from_bytes
 from testbed.plex.query import QueryError, parse_query
@@ -80,6 +81,10 @@ class PlexRoutes:
              self.selected_bytes),
             ("GET", r"/library/metadata/%s/file" % rk, self.image_bytes),
             ("PUT", r"/:/rate", self.rate),
+            ("GET", r"/:/scrobble", self.scrobble),
+            ("GET", r"/:/progress", self.progress),
+            ("GET", r"/status/sessions/history/all", self.history),
+            ("GET", r"/accounts", self.accounts),
         ]
         self._table = [(m, re.compile(p + "$"), h) for m, p, h in table]
 
@@ -141,9 +146,9 @@ class PlexRoutes:
     def collections(self, req: Request, sid: str) -> Response:
         with self.store.lock:
             section = self.store.section(sid)
-            counts = self.store.collections(sid)
-            return Response(body=xml.collections(section, counts, self.store.tag_ids,
-                                                 section.updated_at))
+            listed = self.store.collection_objects.listed(
+                section.id, self.store.collections(sid), self.store.now())
+            return Response(body=xml.collections(section, listed))
 
     def tag_choices(self, req: Request, sid: str, kind: str) -> Response:
         with self.store.lock:
@@ -183,8 +188,13 @@ class PlexRoutes:
         ids = [i for i in (req.query.get("id") or "").split(",") if i]
         if not ids:
             raise BadRequestError("edit without id")
-        if req.query.get("type", "1") not in ("1", ""):
-            raise BadRequestError("only movies (type=1) are emulated")
+        kind = req.query.get("type", "1")
+        if kind == COLLECTION_TYPE:  # plexapi Collection.editSummary, lockPoster, …
+            if not all(i.isdigit() and self.store.collection_objects.is_collection_key(int(i))
+                       for i in ids):
+                raise BadRequestError("type=18 edits collections only")
+        elif kind not in ("1", ""):
+            raise BadRequestError("only movies (type=1) and collections (type=18) are emulated")
         self.store.edit(sid, ids, req.pairs)
         return Response()
 
@@ -214,6 +224,38 @@ class PlexRoutes:
             raise BadRequestError("rating out of range")
         self.store.rate(q["key"], rating)
         return Response()
+
+    # -- activity -------------------------------------------------------------------
+
+    def scrobble(self, req: Request) -> Response:
+        """GET /:/scrobble?key=&identifier=: plexapi markPlayed; one history entry now."""
+        if req.query.get("identifier") != LIBRARY_IDENTIFIER or not req.query.get("key"):
+            raise BadRequestError("identifier")
+        self.store.add_play(req.query["key"])
+        return Response()
+
+    def progress(self, req: Request) -> Response:
+        """GET /:/progress?key=&identifier=&time=MS&state=: plexapi updateProgress."""
+        q = req.query
+        if q.get("identifier") != LIBRARY_IDENTIFIER or not q.get("key"):
+            raise BadRequestError("identifier")
+        try:
+            offset = int(q.get("time", ""))
+        except ValueError:
+            raise BadRequestError("time") from None
+        self.store.set_view_offset(q["key"], offset)
+        return Response()
+
+    def history(self, req: Request) -> Response:
+        start, size = _paging(req)
+        with self.store.lock:
+            found = self.store.history.select(req.pairs)
+            page = found[start:] if size is None else found[start:start + size]
+            return Response(body=self.store.history.render(page, len(found), start))
+
+    def accounts(self, req: Request) -> Response:
+        with self.store.lock:
+            return Response(body=self.store.history.render_accounts())
 
     # -- images ---------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ import uuid
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from testbed.plex import edits as edit_rules
+from testbed.plex.collections import Collections
+from testbed.plex.history import OWNER_ID, History
 from testbed.plex.model import (AGENT_FIELDS, AGENT_TAGS, Image, Item, Section, Tag,
                                 TagIds, title_from_file)
 from testbed.plex.query import Query
@@ -43,6 +45,8 @@ class Store:
         self._next_key = 1
         self._next_media = 1
         self._listing_cache: Dict[Tuple, List[Item]] = {}
+        self.collection_objects = Collections()
+        self.history = History()
 
     # -- ids and bookkeeping ------------------------------------------------------
 
@@ -65,10 +69,26 @@ class Store:
             raise NotFoundError("no library section %r" % (section_id,)) from None
 
     def item(self, rating_key: Any) -> Item:
+        """A movie, or a collection object (testbed/plex/collections.py) by its key."""
         try:
             return self.items[int(rating_key)]
         except (KeyError, ValueError, TypeError):
-            raise NotFoundError("no item %r" % (rating_key,)) from None
+            pass
+        try:
+            found = self.collection_objects.find(int(rating_key), self.collections)
+        except (ValueError, TypeError):
+            found = None
+        if found is None:
+            raise NotFoundError("no item %r" % (rating_key,))
+        return found
+
+    def collection(self, section_id: Any, title: str) -> Optional[Item]:
+        """The section's collection of that title while an item carries it, else None."""
+        with self.lock:
+            sid = self.section(section_id).id
+            if not any(n.lower() == title.lower() for n in self.collections(sid)):
+                return None
+            return self.collection_objects.get(sid, title, self.now())
 
     # -- sections and items -------------------------------------------------------
 
@@ -260,6 +280,30 @@ class Store:
             item = self.item(rating_key)
             item.user_rating = None if rating < 0 else float(rating)
             item.last_rated_at = self.now()
+            item.version += 1
+            self._changed()
+
+    def add_play(self, rating_key: Any, viewed_at: Optional[int] = None,
+                 account_id: int = OWNER_ID, device_id: int = 1) -> int:
+        """A finished play (scrobble): one history entry; the owner's viewOffset ends."""
+        with self.lock:
+            item = self.item(rating_key)
+            when = self.now() if viewed_at is None else int(viewed_at)
+            history_id = self.history.add(item.rating_key, item.section_id, item.title(), when,
+                                          account_id, device_id)
+            if account_id == OWNER_ID:
+                item.view_offset = None
+                item.last_viewed_at = max(item.last_viewed_at or 0, when)
+                item.version += 1
+                self._changed()
+            return history_id
+
+    def set_view_offset(self, rating_key: Any, offset_ms: Optional[int]) -> None:
+        """Playback progress (/:/timeline, /:/progress): the owner's in-progress point."""
+        with self.lock:
+            item = self.item(rating_key)
+            item.view_offset = int(offset_ms) if offset_ms else None
+            item.last_viewed_at = self.now()
             item.version += 1
             self._changed()
 

@@ -16,7 +16,6 @@ from testbed.plex.query import DATE_FIELDS, INTEGER_FIELDS, STRING_FIELDS
 VERSION = "1.41.3.9314-a0bfb8370"
 MEDIA_TAG_VERSION = "1734362543"
 LIBRARY_ID = "com.plexapp.plugins.library"
-COLLECTION_KEY_BASE = 10_000_000  # collection ratingKeys, apart from item keys
 
 _BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
@@ -208,6 +207,7 @@ class Renderer:
             ("contentRating", f.get("contentRating")),
             ("summary", None if "summary" in skip else (f.get("summary") or "")),
             ("userRating", item.user_rating), ("lastRatedAt", item.last_rated_at),
+            ("viewOffset", item.view_offset), ("lastViewedAt", item.last_viewed_at),
             ("year", f.get("year")),
             ("tagline", None if "tagline" in skip else f.get("tagline")),
             ("thumb", "/library/metadata/%d/thumb/%d" % (rk, item.updated_at)
@@ -264,17 +264,23 @@ def photos(item: Item, kind: str) -> bytes:
                       ("mediaTagVersion", MEDIA_TAG_VERSION)], body)
 
 
-def collections(s: Section, counts: Dict[str, int], tag_ids: TagIds, now: int) -> bytes:
+def collections(s: Section, found: List[Tuple[Item, int]]) -> bytes:
+    """`<Directory type="collection">` per collection, with its images and locked fields."""
     body = []
-    for name in sorted(counts, key=str.lower):
-        rk = COLLECTION_KEY_BASE + tag_ids.id_for("collection", name)
-        body.append('<Directory%s/>\n' % attrs([
+    for item, count in found:
+        rk = item.rating_key
+        fields = "".join('<Field%s/>\n' % attrs([("locked", 1), ("name", name)])
+                         for name in sorted(item.locked))
+        body.append('<Directory%s>\n%s</Directory>\n' % (attrs([
             ("ratingKey", rk), ("key", "/library/collections/%d/children" % rk),
-            ("guid", "collection://%d" % rk), ("type", "collection"), ("title", name),
-            ("subtype", "movie"), ("childCount", counts[name]), ("minYear", None),
+            ("guid", "collection://%d" % rk), ("type", "collection"),
+            ("title", item.fields.get("title")), ("summary", item.fields.get("summary") or ""),
+            ("subtype", "movie"), ("childCount", count), ("minYear", None),
+            ("thumb", "/library/metadata/%d/thumb/%d" % (rk, item.updated_at) if item.thumb else None),
+            ("art", "/library/metadata/%d/art/%d" % (rk, item.updated_at) if item.art else None),
             ("librarySectionID", s.id), ("librarySectionTitle", s.title),
             ("librarySectionKey", "/library/sections/%d" % s.id),
-            ("addedAt", now), ("updatedAt", now)]))
+            ("addedAt", item.added_at), ("updatedAt", item.updated_at)]), fields))
     return container([("size", len(body))] + _section_pairs(s), "".join(body))
 
 

@@ -255,6 +255,11 @@ class StashEmulator:
         return dict(self.plugins.task_runs)
 
     @property
+    def operation_runs(self) -> List[RunResult]:
+        """Every runPluginOperation process, in order (their outputs are what a UI saw)."""
+        return list(self.plugins.operation_runs)
+
+    @property
     def packages(self) -> PackageManager:
         """The plugin package manager; it installs into <config dir>/plugins."""
         if self._packages is None:

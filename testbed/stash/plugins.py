@@ -76,6 +76,7 @@ class PluginHost:
         self._jobs = 0
         self.hook_runs: List[HookRun] = []
         self.task_runs: Dict[str, TaskRun] = {}
+        self.operation_runs: List[RunResult] = []
         self._from_folder: List[str] = []
 
     def load_folder(self, folder: str, python: Optional[str] = sys.executable) -> List[str]:
@@ -124,6 +125,20 @@ class PluginHost:
                            "hooks": h.triggered_by} for h in m.hooks]})
         return out
 
+    def ui_of(self, plugin_id: str) -> Optional[Tuple[str, Dict[str, Any], bool]]:
+        """(plugin dir, the yml's `ui` block, enabled) for /plugin/{id}/…; None when unknown."""
+        plug = self._plugins.get(plugin_id)
+        if plug is None:
+            return None
+        return plug.runner.plugin_dir, dict(plug.runner.manifest.raw.get("ui") or {}), plug.enabled
+
+    def ui_blocks(self) -> List[Tuple[str, Dict[str, Any]]]:
+        """Every enabled plugin's `ui` block, in load order, for the page's script and style tags."""
+        with self._lock:
+            items = list(self._plugins.items())
+        return [(pid, dict(p.runner.manifest.raw.get("ui") or {})) for pid, p in items
+                if p.enabled and p.runner.manifest.raw.get("ui")]
+
     def _conn(self, plug: _Plugin, visited: Visited) -> Dict[str, Any]:
         return self._connection_for(plug.runner.plugin_dir, visited)
 
@@ -160,10 +175,18 @@ class PluginHost:
         return plug
 
     def run_operation(self, plugin_id: str, args: Dict[str, Any], visited: Visited) -> RunResult:
-        """runPluginOperation: synchronous, no task, args as given."""
+        """runPluginOperation: synchronous, no task, args as given.
+
+        As pkg/plugin/plugins.go Cache.RunPlugin: the process runs with no operation (so no
+        defaultArgs), the mutation waits for it, and its `error` becomes the mutation's
+        error while its `output` is the mutation's value (mutations.py).
+        """
         plug = self._enabled(plugin_id)
         handle = plug.runner.start_operation(args, server_connection=self._conn(plug, visited))
-        return handle.wait(plug.timeout)
+        result = handle.wait(plug.timeout)
+        with self._lock:
+            self.operation_runs.append(result)
+        return result
 
     def run_task(self, plugin_id: str, task_name: Optional[str], args: Dict[str, Any],
                  visited: Visited) -> str:

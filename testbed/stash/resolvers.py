@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from graphql import GraphQLError, GraphQLSchema, build_schema
 
-from testbed.stash import filters, mutations, package_api
+from testbed.stash import activity, filters, mutations, package_api
 from testbed.stash.store import Store, group_descendants, rfc3339, studio_descendants
 
 
@@ -285,7 +285,7 @@ def _resolvers() -> Dict[str, Dict[str, Any]]:
             "url": lambda s, _i: (s["urls"] or [""])[0], "paths": scene_paths,
             "studio": scene_studio, "performers": _many("performer", "performer_ids"),
             "tags": _many("tag", "tag_ids"), "groups": scene_groups,
-            "stash_ids": _stash_ids, "play_history": const([]), "o_history": const([]),
+            "stash_ids": _stash_ids, "play_history": lambda s, _i: sorted(s.get("play_history") or [], reverse=True), "o_history": const([]),
             "captions": const(None),
         },
         "VideoFile": {"parent_folder": file_folder, "fingerprint": file_fingerprint},
@@ -335,6 +335,6 @@ def schema() -> GraphQLSchema:
         gql_type = built.type_map[type_name]
         for field_name, fn in fields.items():
             gql_type.fields[field_name].resolve = fn  # type: ignore[attr-defined]
-    for field_name, fn in mutations.RESOLVERS.items():
+    for field_name, fn in list(mutations.RESOLVERS.items()) + list(activity.RESOLVERS.items()):
         built.mutation_type.fields[field_name].resolve = fn  # type: ignore[union-attr]
     return built

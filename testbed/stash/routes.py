@@ -21,6 +21,7 @@ from graphql import (DocumentNode, FieldNode, GraphQLError, OperationDefinitionN
 
 from testbed import loopback
 from testbed.loopback import Request
+from testbed.stash import ui_host
 from testbed.stash.resolvers import RequestContext, schema
 
 IMAGE_ROUTES = [
@@ -202,6 +203,9 @@ class Gateway:
     # -- images --------------------------------------------------------------------
 
     def _image(self, req: Request) -> Response:
+        ui = self._ui(req)
+        if ui is not None:
+            return ui
         if req.path in ("/", ""):
             return Response(200, b"<html><body>Stash emulator</body></html>", "text/html")
         for pattern, kind, back in IMAGE_ROUTES:
@@ -213,3 +217,13 @@ class Gateway:
                 return Response(200, data, "image/jpeg",
                                 headers={"Cache-Control": "private, max-age=604800"})
         return Response(404, b"not found\n", "text/plain")
+
+    def _ui(self, req: Request) -> Optional[Response]:
+        """Plugin UI files, the pinned React builds, and the host page for the app's routes."""
+        answer = ui_host.plugin_file(self.app.plugins.ui_of, req.path) or ui_host.react_file(req.path)
+        if answer is None and req.method == "GET" and re.match(r"^/(scenes/\d+|plugin/[^/]+)/?$", req.path):
+            answer = ui_host.host_page(self.app.plugins.ui_blocks())
+        if answer is None:
+            return None
+        status, body, content_type = answer
+        return Response(status, body, content_type)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from testbed.stash import jpeg
@@ -170,13 +170,16 @@ class Store:
                 "id": self._id("scene"), "title": "", "code": "", "details": "",
                 "director": "", "urls": [], "date": None, "rating100": None,
                 "organized": False, "o_counter": 0, "play_count": 0, "resume_time": 0.0,
-                "play_duration": 0.0, "last_played_at": None, "studio_id": None,
+                "play_duration": 0.0, "last_played_at": None, "play_history": [], "studio_id": None,
                 "performer_ids": [], "tag_ids": [], "groups": [], "stash_ids": [],
                 "interactive": False, "interactive_speed": None,
                 "created_at": created, "image_version": 0}
             rec["updated_at"] = _seconds(updated_at) if updated_at else created
             rec["files"] = [self.make_file(p, created, **(file_info or {})) for p in files]
             self._apply(rec, fields)
+            # Stash counts plays from the play history: a seeded count gets plays to match.
+            rec["play_history"] = [created - timedelta(days=n + 1) for n in range(rec["play_count"] or 0)]
+            rec["last_played_at"] = max(rec["play_history"]) if rec["play_history"] else None
             self.scenes[rec["id"]] = rec
             return rec["id"]
 
@@ -215,6 +218,45 @@ class Store:
             new["updated_at"] = self.now()
             self.scenes[rec["id"]] = new
             return dict(new)
+
+    # -- play history (sceneAddPlay, sceneDeletePlay, sceneSaveActivity) ----------
+
+    def _activity(self, scene_id: int, change: Callable[[Dict[str, Any]], None]) -> Dict[str, Any]:
+        """Change play fields without touching updated_at (they live beside the scene row)."""
+        with self.lock:
+            rec = self.scenes.get(int(scene_id))
+            if rec is None:
+                raise NotFound("scene %s" % scene_id)
+            new = dict(rec)
+            change(new)
+            history = new["play_history"]
+            new["play_count"] = len(history)
+            new["last_played_at"] = max(history) if history else None
+            self.scenes[rec["id"]] = new
+            return dict(new)
+
+    def add_plays(self, scene_id: int, moments: List[datetime]) -> Dict[str, Any]:
+        def change(rec: Dict[str, Any]) -> None:
+            rec["play_history"] = list(rec["play_history"]) + [_seconds(m) for m in moments]
+        return self._activity(scene_id, change)
+
+    def delete_plays(self, scene_id: int, moments: Optional[List[datetime]]) -> Dict[str, Any]:
+        def change(rec: Dict[str, Any]) -> None:
+            history = sorted(rec["play_history"])
+            for moment in (moments if moments is not None else history[-1:]):
+                if _seconds(moment) in history:
+                    history.remove(_seconds(moment))
+            rec["play_history"] = history
+        return self._activity(scene_id, change)
+
+    def save_activity(self, scene_id: int, resume_time: Optional[float],
+                      play_duration: Optional[float]) -> Dict[str, Any]:
+        def change(rec: Dict[str, Any]) -> None:
+            if resume_time is not None:
+                rec["resume_time"] = float(resume_time)
+            if play_duration is not None:
+                rec["play_duration"] = float(rec["play_duration"] or 0) + float(play_duration)
+        return self._activity(scene_id, change)
 
     def add_scene_file(self, scene_id: int, path: str, primary: bool = False) -> Dict[str, Any]:
         """Attach another file to a scene, as a scan does when it finds a second copy.

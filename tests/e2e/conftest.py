@@ -94,7 +94,7 @@ class PluginEnv(World):
     def secrets(self) -> List[str]:
         """The Plex token(s) and every session cookie handed to a plugin process."""
         values = [self.token, self.stash.session_cookie] + self.extra_secrets
-        for result in self.results + [run.result for run in self.stash.hook_runs]:
+        for result in self.results + [run.result for run in self.stash.hook_runs] + self.stash.operation_runs:
             cookie = ((result.stdin or {}).get("server_connection") or {}).get("SessionCookie") or {}
             values.append(cookie.get("Value"))
         return sorted({v for v in values if v})
@@ -103,7 +103,7 @@ class PluginEnv(World):
         """No secret in any stdout, stderr line or file of the data dir (SQLite bytes included)."""
         secret_list = self.secrets()
         texts = []
-        for result in self.results + [run.result for run in self.stash.hook_runs]:
+        for result in self.results + [run.result for run in self.stash.hook_runs] + self.stash.operation_runs:
             texts.append(result.raw_stdout)
             texts.extend(text for _, text in result.logs)
             texts.extend(result.stray_stderr)

@@ -59,7 +59,7 @@ def test_fixing_a_wrong_plex_url_heals_without_a_button(plugin_env):
     wait_until(lambda: env.titles_in_plex(wanted), 20, "the queued edits to reach Plex after the fix")
     status = env.status()
     assert status["pending"] == 0 and status["dead_letters"] == 0
-    assert status["breaker"]["state"] == "closed"
+    assert status["breaker"] == "closed"
 
 
 def test_a_lone_failing_scene_does_not_hold_the_queue(plugin_env):
@@ -84,7 +84,7 @@ def test_a_lone_failing_scene_does_not_hold_the_queue(plugin_env):
     assert env.rows("SELECT count(*) FROM outages")[0][0] == 0
     assert _breaker(env) == "closed"
     status = env.status()
-    assert status["breaker"]["last_error"] in (None, "") or "Stash" not in status["breaker"]["last_error"]
+    assert status["breaker_detail"]["last_error"] in (None, "") or "Stash" not in status["breaker_detail"]["last_error"]
 
 
 def test_unchanged_scenes_during_an_outage_do_not_hide_it(plugin_env):

@@ -19,7 +19,7 @@ import pytest
 
 from tests.reliability.conftest import PLEX_PREFIX, STASH_PREFIX, wait_until
 
-TASKS = ["Health Check", "Rebuild Plex Index", "Reconcile Plex"]
+TASKS = ["Health Check", "Rebuild Plex Index", "Reconcile Plex", "Import Plex Activity"]
 
 
 def _everything_logged(tb) -> str:

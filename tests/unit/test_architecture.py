@@ -124,6 +124,9 @@ TABLE_OWNER = {  # table → the one module that creates and migrates it
     "plex_index": "plex/index_table.py",
     "plex_index_sections": "plex/index_table.py",
     "filter_skips": "sync_queue/filter_skips.py",
+    "collection_art": "sync_queue/collection_art.py",
+    "imported_plays": "sync_queue/activity_log.py",
+    "activity_marks": "sync_queue/activity_log.py",
 }
 
 _DDL = re.compile(

@@ -1,6 +1,7 @@
 """Stash2Plex.yml, the Settings model, the task handlers and the README must agree."""
 
 import re
+import typing
 from pathlib import Path
 
 import pytest
@@ -30,9 +31,13 @@ def test_every_setting_has_a_model_field_and_back():
 def test_setting_type_and_stated_default_match_the_model(name):
     spec = MANIFEST["settings"][name]
     field = Settings.model_fields[name]
-    assert spec["type"] == STASH_TYPES[field.annotation]
     stated = _default_in(spec["description"])
     default = field.default
+    if typing.get_origin(field.annotation) is typing.Literal:  # a word from a fixed list
+        assert spec["type"] == "STRING" and default in typing.get_args(field.annotation)
+        assert stated.strip() == default
+        return
+    assert spec["type"] == STASH_TYPES[field.annotation]
     if field.annotation is bool:
         assert default is False, "booleans must be phrased so that unchecked is the default"
         assert stated.startswith("unchecked")

@@ -11,7 +11,7 @@ from worker import breaker, database
 
 
 # Owners that did not exist when one global schema_version covered the whole file.
-OWNERS_SINCE_SINGLE_LIST = ("filter_skips",)
+OWNERS_SINCE_SINGLE_LIST = ("filter_skips", "collection_art", "activity_log")
 
 
 def first_of(schema, version):
@@ -86,7 +86,7 @@ def test_a_hook_alone_created_file_is_completed_by_migrate(tmp_path):
 def test_every_owner_is_opened_in_one_place(tmp_path):
     names = [name for name, _ in database.SCHEMAS]
     assert names == ["inbox", "retry_schedule", "dead_letters", "sync_state", "breaker", "plex_index",
-                     "filter_skips"]
+                     "filter_skips", "collection_art", "activity_log"]
     conn = database.open_db(str(tmp_path))
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables - {"sqlite_sequence"} == set(OWNER)

@@ -17,6 +17,7 @@ from typing import Optional, Union
 from plexapi.exceptions import NotFound
 
 from errors.kinds import NotFoundYet
+from mapping.letterbox import letterbox
 from mapping.plan import EditPlan
 from plex.apply import Applied, apply_plan
 from plex.index import PathIndex
@@ -73,7 +74,8 @@ class ItemSender:
     def _send(self, scene: BatchScene, target: Match, item, retry: QuickRetry) -> Sent:
         st = scene.item_state(target)
         plan = plan_item(scene, target, item, self.settings)
-        image = self._screenshot(scene, plan, retry)
+        image = self.screenshot(scene, plan, retry)
+        poster = self.styled(scene, image) if plan.upload_poster else None
 
         def uploaded(kind: str, digest: str) -> None:
             # Plex accepted these bytes: recorded now, so a failed edit after it (or a
@@ -83,7 +85,7 @@ class ItemSender:
 
         done = apply_plan(
             item, plan,
-            poster=image if plan.upload_poster else None,
+            poster=poster,
             background=image if plan.upload_background else None,
             poster_hash=st.poster_hash if st else None,
             art_hash=st.art_hash if st else None,
@@ -91,7 +93,18 @@ class ItemSender:
         )
         return Sent(plan, done)
 
-    def _screenshot(self, scene: BatchScene, plan: EditPlan, retry: QuickRetry) -> Optional[bytes]:
+    def styled(self, scene: BatchScene, image: Optional[bytes]) -> Optional[bytes]:
+        """The poster in the chosen `poster_style`: the screenshot, or letterboxed to 2:3."""
+        if image is None or self.settings.poster_style != "letterbox":
+            return image
+        poster = letterbox(image)
+        if poster is None:
+            log.warning("scene %s: the screenshot is not an image Pillow can read; "
+                        "uploaded as it is instead of letterboxed", scene.scene_id)
+            return image
+        return poster
+
+    def screenshot(self, scene: BatchScene, plan: EditPlan, retry: QuickRetry) -> Optional[bytes]:
         """The image bytes from Stash, fetched only when the plan uploads one."""
         if not (plan.upload_poster or plan.upload_background):
             return None

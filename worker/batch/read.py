@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Dict, List, Tuple, Union
 
 from errors.kinds import PermanentError, SyncError
+from mapping.collection_art import sources
 from mapping.scene_fields import build_metadata, fingerprint
 from sync_queue.sync_state import SyncState
 from validation.pathmap import PathMap
@@ -51,4 +52,5 @@ def prepare(sid: int, scene: dict, settings, mapper: PathMap) -> Union[BatchScen
     files = [f.get("path") for f in scene.get("files") or [] if isinstance(f, dict) and f.get("path")]
     if not files:
         return PermanentError(f"scene {sid} has no file in Stash, so there is nothing to find in Plex")
-    return BatchScene(sid, meta, [mapper.to_plex(p) for p in files])
+    return BatchScene(sid, meta, [mapper.to_plex(p) for p in files],
+                      sources=sources(scene, list(meta.collections), settings))

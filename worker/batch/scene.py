@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple, Union
 
+from mapping.collection_art import Source
 from mapping.scene_fields import PlexMetadata
 from sync_queue.sync_state import ItemState, SceneState
 from validation.pathmap import path_key
@@ -52,6 +53,7 @@ class BatchScene:
     targets: List[Match] = field(default_factory=list)  # checked against Plex
     error: Optional[Exception] = None
     state: Optional[SceneState] = None
+    sources: List[Source] = field(default_factory=list)  # its collections' groups and studio
 
     @property
     def keys(self) -> set:

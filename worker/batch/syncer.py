@@ -19,10 +19,12 @@ token at connect, a library that is gone) is raised.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Callable, Dict, Iterable, List
 
+from errors.kinds import ErrorKind
 from plex.index import PathIndex
 from sync_queue.filter_skips import FilterSkips
 from sync_queue.sync_state import SyncState
@@ -33,10 +35,16 @@ from worker.batch.lanes import EDIT_THREADS, lanes_by_item, run_lanes
 from worker.batch.match import Items, Matcher, lookup, unchanged
 from worker.batch.read import read_scenes
 from worker.batch.record import Done, Recorder
-from worker.batch.scene import BatchScene, Match, Outcome
+from worker.batch.scene import BatchScene, Match, Outcome, SyncResult
 from worker.batch.scene_filter import SceneFilter
 from worker.batch.stop import BatchStop
+from worker.classify import classify
+from worker.collection_art import CollectionArtPass
 from worker.quick_retry import QuickRetry
+
+log = logging.getLogger("stash2plex.sync")
+
+_SERVER_TROUBLE = (ErrorKind.TRANSIENT, ErrorKind.CONFIG, ErrorKind.STASH)
 
 
 class SceneSyncer:
@@ -44,8 +52,9 @@ class SceneSyncer:
 
     def __init__(self, settings, stash_reader, plex_connect: Callable[[], object], conn,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-                 edit_threads: int = EDIT_THREADS):
+                 edit_threads: int = EDIT_THREADS, plex_settled: Callable[[], bool] = lambda: True):
         self.settings = settings
+        self.plex_settled = plex_settled  # the breaker's word: optional work waits for a settled Plex
         self.stash = stash_reader
         self.conn = conn
         self.clock = clock
@@ -62,9 +71,10 @@ class SceneSyncer:
         skips = FilterSkips(conn)
         self.scene_filter = SceneFilter(settings, skips, clock, db_lock)
         self.gone = GoneScenes(self.state, skips, self.plex, db_lock)
+        self.collection_art = CollectionArtPass(stash_reader, self.plex, conn, db_lock, clock)
 
     def sync_batch(self, scene_ids: Iterable[int]) -> Dict[int, Outcome]:
-        """Each scene's result: read → filter → match → plan → apply → record; gone scenes last."""
+        """Each scene's result: read → filter → match → plan → apply → record; then gone scenes and collection art."""
         ids = list(dict.fromkeys(int(i) for i in scene_ids))
         if not ids:
             return {}
@@ -79,7 +89,21 @@ class SceneSyncer:
             if ready:
                 results.update(self._edit_all(ready, items, retry, read_at))
         results.update(self.gone.forget_all(gone, retry))
+        self._collections(work, results, retry)
         return results
+
+    def _collections(self, work: List[BatchScene], results: Dict[int, Outcome], retry: QuickRetry) -> None:
+        """The artwork of the collections the batch's synced scenes are in (worker/collection_art.py)."""
+        if any(isinstance(r, Exception) and classify(r) in _SERVER_TROUBLE for r in results.values()):
+            return  # Plex or Stash is failing: the scenes' retries come first
+        if not self.plex_settled():
+            return  # a probe, or Plex failing lately: one scene's sync is all a probe may send
+        reached = [(target[0], src) for s in work if isinstance(results.get(s.scene_id), SyncResult)
+                   for target in set(s.targets or s.candidates) for src in s.sources]
+        try:
+            self.collection_art.run(reached, retry)
+        except Exception as exc:  # never a scene's failure; the next batch tries again
+            log.warning("collection artwork skipped this time (%s: %s)", type(exc).__name__, exc)
 
     def _skip_unchanged(self, work: List[BatchScene], results: Dict[int, Outcome],
                         read_at: float) -> List[BatchScene]:

@@ -1,0 +1,115 @@
+"""Collection artwork: one pass per batch over the collections its scenes belong to.
+
+Scenes put their groups' and studio's names on Plex items as collections; this pass
+gives each such collection its group's or studio's poster, background and summary
+(mapping/collection_art.py says which). It costs, per batch:
+
+- no Stash request to learn what the collections should show: the batch's scene read
+  already carries each group's and studio's images and text (stash/client.py);
+- nothing at all when every collection already holds what its Stash object shows: the
+  image URLs carry Stash's update time (`?t=`), so the same URL means the same bytes
+  (a batch of unchanged scenes stays at zero Plex requests, DESIGN promise 2);
+- otherwise one listing of the library's collections, one fetch per changed image, an
+  upload only when the bytes' sha256 differs from the one Plex accepted last, and one
+  PUT for the summary and the locks.
+
+A collection is never a scene's job: a failure here is logged and the pass stops (the
+rest waits for the next batch or run, as nothing was recorded for it); it never fails,
+retries or dead-letters a scene. Requests go through the batch's QuickRetry (dropped
+connections), and the pass is skipped while the batch saw Plex or Stash fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from mapping.collection_art import Art, Source
+from plex.collections import collections_by_title, set_summary_and_locks, upload_image
+from sync_queue.collection_art import ArtState, CollectionArt, Key
+from worker.quick_retry import QuickRetry
+
+log = logging.getLogger("stash2plex.sync")
+
+Todo = Tuple[Key, Source, Art, ArtState]
+
+
+class CollectionArtPass:
+    """One per SceneSyncer; `run` once per batch."""
+
+    def __init__(self, stash, plex, conn, db_lock: threading.Lock, clock):
+        self.stash = stash
+        self.plex = plex  # worker.batch.connection.PlexConnection
+        self.store = CollectionArt(conn, clock)
+        self.db_lock = db_lock
+        self.uploads = 0  # since this syncer started (bench and logs)
+
+    def run(self, reached: Iterable[Tuple[str, Source]], retry: QuickRetry) -> int:
+        """Bring the collections of (section id, source) pairs in step; returns uploads."""
+        wanted: Dict[Key, Source] = {(str(sid), src.title): src for sid, src in reached}
+        if not wanted:
+            return 0
+        todo = self._changed(wanted)
+        if not todo:
+            return 0
+        done = 0
+        listed: Dict[str, Dict[str, object]] = {}
+        sections = {str(s.key): s for s in self.plex.sections()}
+        for key, src, art, state in todo:
+            section = sections.get(key[0])
+            if section is None:
+                continue  # no longer a synced library
+            if key[0] not in listed:
+                listed[key[0]] = retry(collections_by_title, section)
+            collection = listed[key[0]].get(key[1].casefold())
+            if collection is None:
+                log.debug("collection %r is not in library %s yet; next run", key[1], section.title)
+                continue
+            try:
+                done += self._write(key, src, art, state, collection, retry)
+            except Exception as exc:  # never a scene's failure: the next run tries again
+                log.warning("collection %r (Stash %s): artwork not updated (%s: %s); "
+                            "it is tried again on the next sync", key[1], src.label,
+                            type(exc).__name__, exc)
+                break
+        self.uploads += done
+        return done
+
+    def _changed(self, wanted: Dict[Key, Source]) -> List[Todo]:
+        """The collections whose Stash object shows something other than what was written."""
+        with self.db_lock:
+            recorded = self.store.get_many(wanted)
+        todo: List[Todo] = []
+        for key, src in sorted(wanted.items()):
+            art, state = src.art, recorded.get(key) or ArtState()
+            if (art.poster_url, art.art_url, art.summary) != (
+                    art.poster_url and state.poster_url, art.art_url and state.art_url, state.summary):
+                todo.append((key, src, art, state))
+        return todo
+
+    def _write(self, key: Key, src: Source, art: Art, state: ArtState, collection,
+               retry: QuickRetry) -> int:
+        """Images first (each recorded once Plex accepted it), then summary and locks."""
+        uploads, locks = 0, []
+        for kind, url, seen_url, seen_hash, lock in (
+                ("poster", art.poster_url, state.poster_url, state.poster_hash, "thumb"),
+                ("background", art.art_url, state.art_url, state.art_hash, "art")):
+            if url is None or url == seen_url:
+                continue
+            data: Optional[bytes] = retry(self.stash.fetch_image, url)
+            if data is None:
+                continue  # Stash has no such image after all
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != seen_hash:
+                retry(upload_image, collection, kind, data, idempotent=False)
+                uploads += 1
+            locks.append(lock)
+            prefix = "poster" if kind == "poster" else "art"
+            with self.db_lock:
+                self.store.record(key, src.label, **{f"{prefix}_url": url, f"{prefix}_hash": digest})
+        retry(set_summary_and_locks, collection, art.summary, locks)
+        with self.db_lock:
+            self.store.record(key, src.label, summary=art.summary)
+        return uploads
