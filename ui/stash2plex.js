@@ -175,7 +175,7 @@
           h("table", {className: "stash2plex-table"}, h("tbody", null, group.letters.map(function (letter) {
             return h("tr", {key: letter.id || letter.scene_id, "data-scene-id": letter.scene_id},
               h("td", null, h("a", {href: "scenes/" + letter.scene_id}, "Scene " + letter.scene_id)),
-              h("td", null, when(letter.failed_at)), h("td", null, (letter.attempts || 0) + " attempts"),
+              h("td", null, when(letter.failed_at)), h("td", null, (letter.attempts || 0) + ((letter.attempts || 0) === 1 ? " attempt" : " attempts")),
               h("td", null, h("button", {type: "button", className: "btn btn-sm btn-primary stash2plex-retry",
                                          onClick: function () { props.retry([letter.scene_id]); }}, "Retry")));
           }))));

@@ -48,12 +48,7 @@ def test_sync_now_moves_the_scene_to_synced(ui_env, browser):
 
 def test_preview_after_a_stash_edit_shows_the_change(ui_env, browser):
     env = ui_env
-    scene, other = env.seed(2)
-    env.queue_directly([scene, other])
-    env.ok_task("Process Queue")
-    before = env.plex_title(scene)
-    env.stash.update_scene(scene, hooks=False, title="Edited in Stash")
-    env.plex.reset_log()
+    scene, other, before = env.synced_pair_then_edit("Edited in Stash")
     browser.get(f"{env.stash.url}/scenes/{scene}")
     wait = WebDriverWait(browser, WAIT)
     wait.until(lambda d: panel_state(d) == "synced")

@@ -13,7 +13,7 @@ import contextlib
 import os
 import re
 import sys
-from typing import Any, Dict, Iterable, Iterator, List, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -83,6 +83,19 @@ class PluginEnv(World):
         from sync_queue import inbox
 
         inbox.enqueue(self.data_dir, list(scene_ids), reason="Scene.Update.Post")
+
+    def synced_pair_then_edit(self, title: str) -> Tuple[int, int, str]:
+        """Two scenes synced, then the first retitled in Stash (no hook) and Plex's log cleared.
+
+        Returns (edited, untouched, the edited scene's Plex title before the edit).
+        """
+        scene, other = self.seed(2)
+        self.queue_directly([scene, other])
+        self.ok_task("Process Queue")
+        before = self.plex_title(scene)
+        self.stash.update_scene(scene, hooks=False, title=title)
+        self.plex.reset_log()
+        return scene, other, before
 
     # -- cleanup -------------------------------------------------------------------
     def stop_drainers(self, timeout: float = 20.0) -> bool:

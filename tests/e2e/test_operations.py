@@ -117,12 +117,7 @@ def test_bad_mode_or_argument_is_one_line_error(plugin_env):
 
 def test_preview_scene_shows_the_change_and_writes_nothing(plugin_env):
     env = plugin_env
-    scene, other = env.seed(2)
-    env.queue_directly([scene, other])
-    env.ok_task("Process Queue")
-    before = env.plex_title(scene)
-    env.stash.update_scene(scene, hooks=False, title="Renamed in Stash")
-    env.plex.reset_log()
+    scene, other, before = env.synced_pair_then_edit("Renamed in Stash")
 
     preview = op(env, mode="preview_scene", scene_id=str(scene))
     unchanged = op(env, mode="preview_scene", scene_id=str(other))
