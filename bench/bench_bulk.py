@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -96,6 +95,8 @@ def _child_memory(n: int) -> None:
             took = _engine(bench)
         finally:
             bench.close()
+    import resource  # POSIX only: the memory figure is measured where getrusage exists
+
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(f"peak {rss_kib / 1024:.1f} {took:.1f}", flush=True)
 
