@@ -40,18 +40,18 @@ class StashActivity:
     def add_plays(self, scene_id: int, times: List[int]) -> int:
         """One Stash play per Plex viewedAt (epoch s); returns the scene's play count after."""
         stamps = [rfc3339(datetime.fromtimestamp(t, timezone.utc)) for t in times]
-        data = self.reader._call(
+        data = self.reader.call(
             "mutation Stash2PlexAddPlay($id: ID!, $times: [Timestamp!]) {"
             " sceneAddPlay(id: $id, times: $times) { count } }",
             {"id": str(scene_id), "times": stamps})
         return int(data["sceneAddPlay"]["count"])
 
     def save_resume(self, scene_id: int, seconds: float) -> None:
-        self.reader._call(
+        self.reader.call(
             "mutation Stash2PlexResume($id: ID!, $t: Float) { sceneSaveActivity(id: $id, resume_time: $t) }",
             {"id": str(scene_id), "t": float(seconds)})
 
     def set_rating(self, scene_id: int, rating100: int) -> None:
-        self.reader._call(
+        self.reader.call(
             "mutation Stash2PlexRate($input: SceneUpdateInput!) { sceneUpdate(input: $input) { id } }",
             {"input": {"id": str(scene_id), "rating100": int(rating100)}})

@@ -147,7 +147,7 @@ class StashReader:
 
     def plugin_settings(self, plugin_id: str) -> Dict[str, Any]:
         """The settings the user saved for the plugin ({} when never saved)."""
-        data = self._call(
+        data = self.call(
             "query Stash2PlexSettings($ids: [ID!]) { configuration { plugins(include: $ids) } }",
             {"ids": [plugin_id]},
         )
@@ -169,7 +169,7 @@ class StashReader:
             chunk = wanted[start:start + IDS_PER_REQUEST]
             while chunk:
                 try:
-                    data = self._call(_FIND_SCENES % fields, {
+                    data = self.call(_FIND_SCENES % fields, {
                         "filter": {"per_page": -1}, "scene_filter": {}, "scene_ids": chunk,
                     })
                 except GraphQLError as exc:
@@ -184,7 +184,7 @@ class StashReader:
         return found
 
     def count_scenes(self, updated_since: Union[str, datetime, None] = None) -> int:
-        data = self._call(_FIND_SCENES % "id", {
+        data = self.call(_FIND_SCENES % "id", {
             "filter": {"per_page": 0}, "scene_filter": _since(updated_since),
         })
         return int(data["findScenes"]["count"])
@@ -203,7 +203,7 @@ class StashReader:
     def _pages(self, fields: str, updated_since, page_size: int) -> Iterator[dict]:
         page = 1
         while True:
-            data = self._call(_FIND_SCENES % fields, {
+            data = self.call(_FIND_SCENES % fields, {
                 "filter": {"page": page, "per_page": page_size, "sort": "id", "direction": "ASC"},
                 "scene_filter": _since(updated_since),
             })
@@ -246,7 +246,7 @@ class StashReader:
     def _remember(self, response, *args, **kwargs):
         self._last = response
 
-    def _call(self, query: str, variables: dict) -> dict:
+    def call(self, query: str, variables: dict) -> dict:
         self._last = None
         try:
             return self.iface.call_GQL(query, variables)
