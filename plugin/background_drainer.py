@@ -6,9 +6,9 @@ however far ahead it is, re-reading the settings every few seconds meanwhile. A
 settings problem pauses it (alive, holding the lock, so hooks start no drainer each)
 until the settings change or a minute passes. Logs go to `<data dir>/logs/drainer.log`.
 
-Exit protocol: release the lock, THEN look at the queue file once more, and take the
-lock again if work arrived. A hook commits its job before it probes the lock, so a
-hook that found the lock held is seen by that last look.
+Exit protocol: release the lock, THEN look at the drops and the queue file once more,
+and take the lock again if work arrived. A hook writes its drop before it probes the
+lock, so a hook that found the lock held is seen by that last look.
 
 What one hold of the lock does is plugin/drain_session.py; the heartbeat for Queue
 Status is plugin/heartbeat.py.
@@ -41,12 +41,12 @@ def _take_lock(lock) -> bool:
 
 
 def _work_waiting(data_dir: str) -> bool:
-    """Anything queued, scheduled or spooled in the file at the path now (fresh connection)."""
-    from sync_queue import spool
+    """Anything dropped, queued, scheduled or spooled now (the file at the path, fresh connection)."""
+    from sync_queue import drops, missed, spool
     from worker.database import open_db
     from sync_queue.store import QueueStore
 
-    if spool.first_missed(data_dir) is not None:
+    if drops.waiting(data_dir) or missed.first_missed(data_dir) is not None:
         return True
     try:
         conn = open_db(data_dir)

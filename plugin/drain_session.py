@@ -103,11 +103,11 @@ class DrainSession:
             self._import_activity(at_end=False)
 
         # Lingers idle for drainer_linger_seconds (a burst of saves pays one cold start), and
-        # a hook's commit wakes it at once: poll_interval only paces retries.
+        # a hook's drop wakes it at once: poll_interval only paces retries.
         return self.app.make_worker(
             idle_grace=self.app.settings.drainer_linger_seconds, retry_horizon=float("inf"),
             live_settings=True, should_stop=self.identity.changed, on_beat=beat,
-            wake=InboxWatch(self.app.store.conn).arrived)
+            wake=InboxWatch(self.app.store.conn, self.data_dir).arrived)
 
     def _import_activity(self, at_end: bool) -> None:
         """Plex activity, when due: after the queue went idle, or during a drain longer than the period.

@@ -1,24 +1,22 @@
-"""The hook path: Stash waits for this process, so it only filters, enqueues and exits.
+"""The hook path: Stash waits for this process, so it only filters, drops the job and exits.
 
-Standard library only. No network call, and no plexapi, pydantic, stashapi or
-tenacity import: the whole process must cost little more than starting Python.
+Standard library only, and no SQLite: no network call, and no plexapi, pydantic,
+stashapi, tenacity or sqlite3 import. The whole process must cost little more than
+starting Python: one empty file created (sync_queue/drops.py) and, only when no
+drainer holds the lock, one detached spawn.
 
-An edit is never lost silently: when the queue file cannot take the write within half
-a second (locked, full, damaged), the scene id goes to the spool beside it; when even
-that fails, the time is marked for the drainer's catch-up and the hook says so.
+An edit is never lost silently: when even a drop cannot be created (the disk is full
+to its last inode, the folder is read-only), the time is marked for the drainer's
+catch-up and the hook says so.
 """
 
 from __future__ import annotations
 
-try:  # the C module that sqlite3 re-exports (same classes): the hook skips datetime & co
-    import _sqlite3 as sqlite3
-except ImportError:  # pragma: no cover - an interpreter without it
-    import sqlite3
 import time
 
 from plugin import spawn
 from plugin.protocol import HookContext
-from sync_queue import inbox, spool, storage
+from sync_queue import drops, lock_probe, missed, storage
 
 # Stash updates scenes on playback too; none of these is metadata that Plex shows.
 PLAYBACK_FIELDS = frozenset(
@@ -56,21 +54,14 @@ def changed_metadata(hook: HookContext) -> bool:
     return any(name not in PLAYBACK_FIELDS for name in hook.input_fields)
 
 
-def _keep(hook: HookContext, data_dir: str, now: float) -> "str | None":
-    """Write the job; returns None when it is in the queue, else why it went to the spool."""
-    reason = hook.hook_type or "hook"
+def _keep(hook: HookContext, data_dir: str, now: float) -> None:
+    """Drop the job; raises HookFailed when no file could hold it (the miss is marked if it can be)."""
     try:
-        inbox.enqueue(data_dir, [hook.scene_id], reason=reason, now=now,
-                      busy_timeout=inbox.HOOK_BUSY_TIMEOUT_SECONDS)
-        return None
-    except (OSError, sqlite3.Error) as exc:
+        drops.drop(data_dir, hook.scene_id, hook.hook_type or "hook", int(now * 1e9))
+        return
+    except OSError as exc:
         problem = storage.plain_words(exc, data_dir) or f"{type(exc).__name__}: {exc}"
-    try:
-        spool.append(data_dir, [hook.scene_id], reason, now)
-        return problem
-    except OSError:
-        pass
-    noted = spool.note_missed(data_dir, now)
+    noted = missed.note_missed(data_dir, now)
     then = "the drainer catches up on its own" if noted else "then run the task Sync Recent Scenes"
     raise HookFailed(f"could not queue scene {hook.scene_id}: {problem}. Once that is fixed, {then}; "
                      f"nothing else was lost")
@@ -82,11 +73,8 @@ def handle(hook: HookContext, data_dir: str, launch: dict) -> dict:
         return {"queued": False, "scene_id": hook.scene_id, "reason": f"hook {hook.hook_type} is not handled"}
     if not changed_metadata(hook):
         return {"queued": False, "scene_id": hook.scene_id, "reason": "playback-only update"}
-    spooled = _keep(hook, data_dir, time.time())
+    _keep(hook, data_dir, time.time())
     started = False
-    if not inbox.drainer_running(data_dir):
+    if not lock_probe.drainer_running(data_dir):
         started = spawn.start_drainer(launch)
-    result = {"queued": True, "scene_id": hook.scene_id, "drainer_started": started}
-    if spooled:
-        result["spooled"] = spooled  # merged into the queue by the next process that can
-    return result
+    return {"queued": True, "scene_id": hook.scene_id, "drainer_started": started}

@@ -6,10 +6,6 @@ heavy clients lazily, after the dependency check can still answer with a clear e
 
 from __future__ import annotations
 
-try:  # the C module that sqlite3 re-exports (same classes): the hook skips datetime & co
-    import _sqlite3 as sqlite3
-except ImportError:  # pragma: no cover - an interpreter without it
-    import sqlite3
 import sys
 
 from plugin import stashlog
@@ -49,12 +45,9 @@ def main(argv: "list[str]", script: str) -> int:
             result = hook.handle(request.hook, data_dir, launch)
         except hook.HookFailed as exc:
             message = str(exc)
-        except (OSError, sqlite3.Error) as exc:  # the data folder itself is unusable
+        except OSError as exc:  # the data folder itself is unusable
             message = f"could not queue scene {request.hook.scene_id} in {data_dir}: {exc}"
         else:
-            if result.get("spooled"):
-                stashlog.emit("warning", f"Stash2Plex: scene {request.hook.scene_id} kept in the spool "
-                                         f"({result['spooled']}); it reaches Plex once the queue file is usable")
             answer(reply(result))
             return 0
         stashlog.emit("error", f"Stash2Plex: {message}")

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
 
-from sync_queue import inbox, spool
+from sync_queue import inbox, missed
 from errors.kinds import TransientError
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def _open_checked(data_dir: str, schemas: Sequence[Schema], check: bool) -> sqli
         if check:
             _check(conn)
         migrate(conn, schemas)
-        spool.reserve_missed_marker(data_dir)
+        missed.reserve_missed_marker(data_dir)
     except BaseException:
         conn.close()
         raise

@@ -1,32 +1,25 @@
-"""The hook path's whole contact with the queue: enqueue scene ids, read the drainer heartbeat.
+"""The inbox: scene ids waiting to be synced, one row per scene, and the drainer's heartbeat.
 
-Stash waits for every hook process before its save, scan or identify goes on, so this
-module imports only the standard library and does one short write transaction. It owns
-the tables a hook may have to create (inbox, drainer, meta): their DDL lives here, once,
-and `SCHEMA` hands it to sync_queue/db.py.
+Tasks (Sync All, Sync Recent, the catch-up) enqueue here directly; hooks write drops
+(sync_queue/drops.py) that the drainer merges in with `UPSERT_INBOX_SQL`. This module
+owns the tables every opener needs first (inbox, drainer, meta): their DDL lives here,
+once, and `SCHEMA` hands it to sync_queue/db.py.
 
-Whether a drainer is alive is decided by the drain lock (`drainer_running`), which the
-OS releases the moment its holder dies; the heartbeat is only a figure for Queue
-Status. The drainer's exit protocol (release the lock, THEN look at the queue once
-more) closes the race between a hook that finds the lock held and a drainer that is
-just going idle.
+Whether a drainer is alive is decided by the drain lock (sync_queue/lock_probe.py);
+the heartbeat is only a figure for Queue Status.
 """
 
 from __future__ import annotations
 
 import os
-try:  # the C module that sqlite3 re-exports (same classes): the hook skips datetime & co
-    import _sqlite3 as sqlite3
-except ImportError:  # pragma: no cover - an interpreter without it
-    import sqlite3
+import json
+import sqlite3
 import time
-# No `typing` import: annotations are postponed strings, and typing costs the hook ~5 ms.
+
+from sync_queue import drops
 
 DB_FILE_NAME = "stash2plex.sqlite3"
-LOCK_FILE_NAME = "drainer.lock"  # taken by worker/lock.py through filelock, probed here without it
 BUSY_TIMEOUT_SECONDS = 10.0
-# Stash waits for the hook: past this, the hook keeps the scene in the spool instead.
-HOOK_BUSY_TIMEOUT_SECONDS = 0.5
 
 INBOX_DDL: "tuple[str, ...]" = (
     "CREATE TABLE IF NOT EXISTS inbox ("
@@ -70,7 +63,7 @@ def connect(data_dir: str, synchronous: str = "FULL",
             busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> sqlite3.Connection:
     """Open the queue file in autocommit mode (transactions are explicit), WAL, with a busy timeout.
 
-    FULL makes a hook's commit survive a power cut, not just a killed process.
+    FULL makes a task's commit survive a power cut, not just a killed process.
     """
     os.makedirs(data_dir, exist_ok=True)
     conn = sqlite3.connect(
@@ -113,8 +106,6 @@ def move_aside(data_dir: str, now: float) -> str:
 
 def record_corruption(conn: sqlite3.Connection, moved_to: str, error: str, now: float) -> None:
     """Leave a note in the fresh file so Queue Status can tell the user what happened."""
-    import json  # only here: json costs the hook path ~5 ms (re, enum)
-
     value = json.dumps({"at": now, "moved_to": moved_to, "error": error})
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_corruption', ?)", (value,))
 
@@ -163,40 +154,6 @@ def enqueue(data_dir: str, scene_ids: "list[int]", reason: str, now: "float | No
     return len(rows)
 
 
-def drainer_running(data_dir: str) -> bool:
-    """Does some process hold the drain lock? One non-blocking try, released at once.
-
-    The same kernel lock filelock takes (flock on POSIX, msvcrt.locking on Windows), so
-    a drainer killed with kill -9 counts as gone the moment it dies. When the answer is
-    unclear, False: starting a spare drainer is harmless (it finds the lock and exits).
-    """
-    path = os.path.join(data_dir, LOCK_FILE_NAME)
-    try:
-        fd = os.open(path, os.O_RDWR)
-    except OSError:
-        return False  # never taken yet, or unreadable
-    try:
-        if os.name == "nt":
-            import msvcrt  # Windows only, imported only there
-
-            try:
-                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-            except OSError:
-                return True
-            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl  # POSIX only, imported only there
-
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                return True
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
-
-
 def heartbeat_is_fresh(data_dir: str, now: "float | None" = None, max_age: float = 2.0) -> bool:
     """True when a drainer has beaten within `max_age` seconds (so a hook need not start one)."""
     path = db_path(data_dir)
@@ -238,24 +195,28 @@ def clear_beat(conn: sqlite3.Connection) -> None:
 
 
 class InboxWatch:
-    """A running drainer's cheap look for a hook's write, on the drainer's own open connection.
+    """A running drainer's cheap look for new work: a hook's drop, or a task's enqueue.
 
-    `PRAGMA data_version` changes only when another connection commits to the file (SQLite:
-    "the integer values returned by two invocations of PRAGMA data_version from the same
-    connection will be different if changes were committed to the database by any other
-    connection in the interim"), so most looks cost one pragma and no table read; only after
-    a change is the inbox itself asked. Works the same on every platform SQLite runs on.
+    A drop is one file in the drops folder (one scandir, stopping at the first). A task
+    commits to the queue file: `PRAGMA data_version` changes only when another connection
+    commits (SQLite: "the integer values returned by two invocations of PRAGMA
+    data_version from the same connection will be different if changes were committed to
+    the database by any other connection in the interim"), so most looks cost one pragma
+    and no table read. Works the same on every platform.
     """
 
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: sqlite3.Connection, data_dir: str):
         self.conn = conn
+        self.data_dir = data_dir
         self.version = self._version()
 
     def _version(self) -> int:
         return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
 
     def arrived(self) -> bool:
-        """True when another process committed since the last look and the inbox holds a row."""
+        """True when a drop waits, or another process committed since the last look and the inbox holds a row."""
+        if drops.waiting(self.data_dir):
+            return True
         version = self._version()
         if version == self.version:
             return False

@@ -1,109 +1,28 @@
-"""The hook's fallback when the queue file cannot take a write: nothing is lost silently.
+"""Edits that older hooks spooled: merged into the inbox so an upgrade loses none.
 
-Standard library only: the hook path imports it.
-
-A hook that cannot write SQLite within its short busy wait (another program holds the
-file, the disk is full, the file is damaged) appends the scene id to an append-only
-spool file beside the database, one JSON line, fsync'd. The next process that can
-write the database merges the spool into the inbox: it reads from the offset it merged
-last, and stores the new offset in the same transaction as the inbox rows, so a crash
-between the two merges nothing twice and loses nothing. The file is only removed once
+Before hooks wrote drops (sync_queue/drops.py), a hook that could not write SQLite
+within its short busy wait appended the scene id to this append-only file beside the
+database, one JSON line, fsync'd. Such a file may still be there after an upgrade, so
+the next process that can write the database merges it: it reads from the offset it
+merged last and stores the new offset in the same transaction as the inbox rows, so a
+crash between the two merges nothing twice and loses nothing. The file is removed once
 everything in it is merged and nobody has written it for a while.
-
-When even the spool cannot be written (the disk is full), the hook marks the time of
-the first missed edit in a small file created ahead of time: overwriting bytes it
-already owns needs no free space. The drainer then queues every scene Stash changed
-since that time, and Queue Status says so.
 """
 
 from __future__ import annotations
 
+import json
 import os
-try:  # the C module that sqlite3 re-exports (same classes): the hook skips datetime & co
-    import _sqlite3 as sqlite3
-except ImportError:  # pragma: no cover - an interpreter without it
-    import sqlite3
+import sqlite3
 import time
 
 SPOOL_FILE_NAME = "stash2plex.spool"
-MISSED_FILE_NAME = "stash2plex.missed"
 OFFSET_KEY = "spool_offset"  # meta: {"offset": bytes merged, "ino": the spool file's identity}
-MISSED_SIZE = 64  # bytes reserved for the marker; all spaces = nothing missed
 QUIET_SECONDS = 60.0  # a merged spool untouched this long can go (a hook writes within a second)
 
 
 def spool_path(data_dir: str) -> str:
     return os.path.join(data_dir, SPOOL_FILE_NAME)
-
-
-def missed_path(data_dir: str) -> str:
-    return os.path.join(data_dir, MISSED_FILE_NAME)
-
-
-def append(data_dir: str, scene_ids: "list[int]", reason: str, now: float) -> None:
-    """Durably note scene ids outside SQLite; raises OSError when the disk refuses."""
-    import json  # lazily: json costs the hook path ~5 ms (re, enum)
-
-    lines = "".join(
-        json.dumps({"scene_id": int(sid), "at": now, "reason": reason}) + "\n" for sid in scene_ids
-    ).encode("utf-8")
-    fd = os.open(spool_path(data_dir), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        written = os.write(fd, lines)
-        if written != len(lines):
-            raise OSError(28, "short write to the spool file")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def reserve_missed_marker(data_dir: str) -> None:
-    """Create the marker file while there is space, so a full disk can still be noted."""
-    path = missed_path(data_dir)
-    if os.path.exists(path):
-        return
-    try:
-        with open(path, "wb") as fh:
-            fh.write(b" " * MISSED_SIZE)
-    except OSError:
-        pass  # a read-only folder: nothing could be noted there anyway
-
-
-def note_missed(data_dir: str, now: float) -> bool:
-    """Remember the first edit that could not be kept anywhere; True when it was noted."""
-    path = missed_path(data_dir)
-    try:
-        with open(path, "r+b") as fh:
-            if fh.read(MISSED_SIZE).strip():
-                return True  # an earlier miss is already noted; the earliest time counts
-            fh.seek(0)
-            fh.write(("%.3f" % now).ljust(MISSED_SIZE).encode("ascii"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        return True
-    except OSError:
-        return False
-
-
-def first_missed(data_dir: str) -> "float | None":
-    """When the first edit that no file could hold was made, or None."""
-    try:
-        with open(missed_path(data_dir), "rb") as fh:
-            text = fh.read(MISSED_SIZE).strip()
-    except OSError:
-        return None
-    try:
-        return float(text) if text else None
-    except ValueError:
-        return None
-
-
-def clear_missed(data_dir: str) -> None:
-    """Blank the marker before catching up, so a miss during the catch-up is noted again."""
-    with open(missed_path(data_dir), "r+b") as fh:
-        fh.write(b" " * MISSED_SIZE)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def _identity(stat: os.stat_result) -> str:
@@ -112,8 +31,6 @@ def _identity(stat: os.stat_result) -> str:
 
 def _merged_offset(conn: sqlite3.Connection, stat: os.stat_result) -> int:
     """How many bytes of the spool file now at the path were merged already."""
-    import json  # lazily: json costs the hook path ~5 ms (re, enum)
-
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (OFFSET_KEY,)).fetchone()
     done = json.loads(row[0]) if row and row[0] else {}
     offset = int(done.get("offset", 0)) if done.get("ino") == _identity(stat) else 0
@@ -121,8 +38,6 @@ def _merged_offset(conn: sqlite3.Connection, stat: os.stat_result) -> int:
 
 
 def _rows(complete: bytes) -> list:
-    import json
-
     rows = []
     for line in complete.splitlines():
         try:
@@ -135,7 +50,6 @@ def _rows(complete: bytes) -> list:
 
 def merge(conn: sqlite3.Connection, data_dir: str, upsert_sql: str, now: "float | None" = None) -> int:
     """Move spooled scene ids into the inbox (conn in autocommit mode); returns how many."""
-    import json  # lazily: json costs the hook path ~5 ms (re, enum)
     path = spool_path(data_dir)
     try:
         stat = os.stat(path)

@@ -1,19 +1,15 @@
 """Plain words for what the disk or SQLite refused, so no task or hook answers with a bare
 "OperationalError".
 
-Standard library only: the hook path uses it too.
+Standard library only, and SQLite only when the caller already loaded it: the hook path
+(which never does) uses it too.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-try:  # the C module that sqlite3 re-exports (same classes): the hook skips datetime & co
-    import _sqlite3 as sqlite3
-except ImportError:  # pragma: no cover - an interpreter without it
-    import sqlite3
-
-from sync_queue.inbox import DB_FILE_NAME, is_corruption
+import sys
 
 _FULL = ("database or disk is full", "no space left")
 _READ_ONLY = ("readonly database", "read-only file system", "unable to open database file",
@@ -36,15 +32,21 @@ def _nearly_full(data_dir: "str | None") -> bool:
         return False
 
 
+def _storage_errors() -> tuple:
+    """OSError, and SQLite's errors once SQLite is loaded (before that, none of them can exist)."""
+    sqlite = sys.modules.get("_sqlite3")  # what `import sqlite3` loads underneath
+    return (OSError,) if sqlite is None else (OSError, sqlite.Error)
+
+
 def kind_of(exc: BaseException, data_dir: "str | None" = None) -> "str | None":
     """locked, full, read_only, io or damaged for storage trouble; None for anything else.
 
     Our own wrappers (e.g. db.QueueFileLocked) are judged by the error they were raised from.
     """
-    depth = 0
-    while not isinstance(exc, (OSError, sqlite3.Error)) and exc.__cause__ is not None and depth < 5:
+    errors, depth = _storage_errors(), 0
+    while not isinstance(exc, errors) and exc.__cause__ is not None and depth < 5:
         exc, depth = exc.__cause__, depth + 1
-    if not isinstance(exc, (OSError, sqlite3.Error)):
+    if not isinstance(exc, errors):
         return None
     text = str(exc).lower()
     code = getattr(exc, "errno", None)
@@ -54,8 +56,11 @@ def kind_of(exc: BaseException, data_dir: "str | None" = None) -> "str | None":
         return "full"
     if code in (errno.EROFS, errno.EACCES, errno.EPERM) or any(m in text for m in _READ_ONLY):
         return "read_only"
-    if isinstance(exc, sqlite3.DatabaseError) and is_corruption(exc):
-        return "damaged"
+    if not isinstance(exc, OSError):
+        from sync_queue.inbox import is_corruption  # SQLite is loaded already: exc is its error
+
+        if is_corruption(exc):
+            return "damaged"
     if "disk i/o error" in text or code == errno.EIO:
         return "full" if _nearly_full(data_dir) else "io"
     return None
@@ -78,6 +83,8 @@ def unwritable(data_dir: str) -> "str | None":
 
 def plain_words(exc: BaseException, data_dir: str) -> "str | None":
     """What happened and what to do, naming the folder; None when it is not storage trouble."""
+    from sync_queue.inbox import DB_FILE_NAME  # only once something failed
+
     kind = kind_of(exc, data_dir)
     where = os.path.join(data_dir, DB_FILE_NAME)
     if kind == "locked":

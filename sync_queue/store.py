@@ -1,6 +1,6 @@
-"""Where a job is at any moment: inbox → ready queue → (ack | retry schedule | dead letters).
+"""Where a job is at any moment: drop → inbox → ready queue → (ack | retry schedule | dead letters).
 
-Each place is its own module with its own table: the inbox (sync_queue/inbox.py), the
+Each place is its own module with its own table: a hook's drop (drops.py), the inbox (inbox.py), the
 ready queue (ready_queue.py, a persist-queue SQLiteAckQueue in the same file), the retry
 schedule (retry_schedule.py) and the dead letters (dead_letters.py). This module moves
 jobs between them. A job that must wait is NOT in the ready queue: it sits in the retry
@@ -25,7 +25,7 @@ import time
 from dataclasses import replace
 from typing import Callable, Dict, List, Optional, Union
 
-from sync_queue import db, dead_letters, inbox, retry_schedule, spool
+from sync_queue import db, dead_letters, drops, inbox, retry_schedule, spool
 from sync_queue.dead_letters import DeadLetters
 from sync_queue.ready_queue import Job, ReadyQueue, job_from, merge
 from sync_queue.retry_schedule import RetrySchedule
@@ -98,14 +98,15 @@ class QueueStore:
         """
         now = self._clock() if now is None else now
         with self._lock:
-            self.merge_spool(now)
+            self.merge_hook_writes(now)
             moved = self._promote_inbox(now) + self._promote_due(now)
             self._ready.clear_acked()
             return moved
 
-    def merge_spool(self, now: Optional[float] = None) -> int:
-        """Move scene ids that hooks spooled (the file was busy or full) into the inbox."""
-        return spool.merge(self.conn, self.data_dir, inbox.UPSERT_INBOX_SQL, now)
+    def merge_hook_writes(self, now: Optional[float] = None) -> int:
+        """Move the hooks' drops (and an older version's spool) into the inbox; returns how many."""
+        merged = drops.merge(self.conn, self.data_dir, inbox.UPSERT_INBOX_SQL)
+        return merged + spool.merge(self.conn, self.data_dir, inbox.UPSERT_INBOX_SQL, now)
 
     def _promote_inbox(self, now: float) -> int:
         rows = self.conn.execute(INBOX_BATCH_SQL, (self._promote_limit,)).fetchall()
@@ -254,11 +255,7 @@ class QueueStore:
     def note_config_error(self, message: str, now: float, settings_hash: Optional[str] = None) -> None:
         """Remember why draining stopped, for Queue Status and the next drainer."""
         with self._lock:
-            db.set_meta(
-                self.conn,
-                _CONFIG_ERROR_KEY,
-                {"message": message, "at": now, "settings_hash": settings_hash},
-            )
+            db.set_meta(self.conn, _CONFIG_ERROR_KEY, {"message": message, "at": now, "settings_hash": settings_hash})
 
     def last_config_error(self) -> Optional[dict]:
         return db.get_meta(self.conn, _CONFIG_ERROR_KEY)
@@ -271,22 +268,24 @@ class QueueStore:
     # -- status ----------------------------------------------------------------------
 
     def is_queued(self, scene_id: int) -> bool:
-        """A job for the scene is in the inbox or the ready queue (not waiting for a retry)."""
+        """A job for the scene is dropped by a hook, in the inbox or the ready queue (not waiting for a retry)."""
         with self._lock:
-            if self.conn.execute("SELECT 1 FROM inbox WHERE scene_id = ?", (int(scene_id),)).fetchone():
-                return True
-            return self._ready.holds(scene_id)
+            return (any(job[0] == int(scene_id) for _path, job in drops.pending(self.data_dir))
+                    or self.conn.execute("SELECT 1 FROM inbox WHERE scene_id = ?", (int(scene_id),)).fetchone()
+                    is not None or self._ready.holds(scene_id))
 
     def counts(self, now: Optional[float] = None) -> dict:
-        """Queue sizes for status and progress. Safe from any process."""
+        """Queue sizes for status and progress (`pending` counts unmerged drops). Safe from any process."""
         now = self._clock() if now is None else now
+        dropped = len(drops.pending(self.data_dir))
         with self._lock:
             inbox_n = int(self.conn.execute("SELECT count(*) FROM inbox").fetchone()[0])
             ready = self._ready.count(claimed=False)
             in_flight = self._ready.count(claimed=True)
             by_kind = self._schedule.by_kind()
             return {
-                "pending": inbox_n + ready + in_flight,
+                "pending": dropped + inbox_n + ready + in_flight,
+                "dropped": dropped,
                 "inbox": inbox_n,
                 "ready": ready,
                 "in_flight": in_flight,

@@ -143,7 +143,7 @@ def drain_foreground(ctx: TaskContext, progress_from: float = 0.0) -> Dict[str, 
     """Drain now; the bar moves from `progress_from` (what the task already showed) to 1.0."""
     check_plex(ctx)
     app = ctx.app
-    app.store.merge_spool()  # edits hooks could not queue: a locked file says so here, in plain words
+    app.store.merge_hook_writes()  # the hooks' drops; a locked file says so here, in plain words
     lock = app.lock()
     bar = ProgressBar(ctx.progress, start=progress_from)
     bar(0.0)

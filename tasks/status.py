@@ -10,7 +10,7 @@ import sqlite3
 import time
 from typing import Any, Dict, Iterator, Optional
 
-from sync_queue import db, inbox, spool
+from sync_queue import db, lock_probe, missed, spool
 from sync_queue.filter_skips import FilterSkips
 from tasks.context import TaskContext, iso_time
 from worker.activity_import import activity_status
@@ -21,11 +21,11 @@ def run(ctx: TaskContext) -> Dict[str, Any]:
     app = ctx.app
     result = _figures(app)
     result["summary"] = _headline(result)
-    missed = spool.first_missed(app.data_dir)
-    result["missed_since"] = iso_time(missed)
+    missed_at = missed.first_missed(app.data_dir)
+    result["missed_since"] = iso_time(missed_at)
     if app.storage_problem:
         result["storage_problem"] = app.storage_problem
-    result["summary"] += "".join(_notes(app, result, missed))
+    result["summary"] += "".join(_notes(app, result, missed_at))
     return result
 
 
@@ -37,7 +37,7 @@ def _figures(app) -> Dict[str, Any]:
     except sqlite3.Error:  # a read-only folder: the breaker row cannot be created
         breaker = {"state": "unknown"}
     index = app.index.stats()
-    drainer_alive = inbox.drainer_running(app.data_dir)
+    drainer_alive = lock_probe.drainer_running(app.data_dir)
     pending, deferred = int(counts.get("pending", 0)), int(counts.get("deferred", 0))
     return {
         # The figures the operations contract names (README, "Operations"), for the UI.

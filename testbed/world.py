@@ -19,6 +19,7 @@ import sqlite3
 import time
 from typing import Any, Dict, Iterable, List, Optional, Set
 
+from sync_queue import drops
 from sync_queue.inbox import DB_FILE_NAME
 from testbed.plex import PlexEmulator
 from testbed.runner import PluginRunner
@@ -204,6 +205,11 @@ class World:
     @property
     def db_path(self) -> str:
         return os.path.join(self.data_dir, DB_FILE_NAME)
+
+    def waiting_scene_ids(self) -> List[int]:
+        """Scenes queued and not yet taken by a drainer: the hooks' drops and the inbox rows."""
+        dropped = [job[0] for _path, job in drops.pending(self.data_dir)]
+        return sorted(set(dropped) | {row[0] for row in self.rows("SELECT scene_id FROM inbox")})
 
     def rows(self, sql: str, params: Iterable[Any] = ()) -> List[tuple]:
         """Read the plugin's SQLite file (read-only); [] before it exists or has the table."""

@@ -1,6 +1,6 @@
 """Catching up on edits no file could hold (the disk was full when their hooks ran).
 
-The hook marks the time of the first such edit (sync_queue/spool.py); the drainer
+The hook marks the time of the first such edit (sync_queue/missed.py); the drainer
 looks at the mark every cycle and, once the queue file takes writes again, queues
 every scene Stash changed since a little before it, as Sync Recent would. The mark is
 blanked first, so an edit missed during the catch-up is marked again.
@@ -12,7 +12,7 @@ import logging
 import time
 from datetime import datetime, timezone
 
-from sync_queue import inbox, spool
+from sync_queue import inbox, missed
 
 log = logging.getLogger("stash2plex")
 
@@ -22,10 +22,10 @@ CHUNK = 1000
 
 def catch_up_missed(app) -> int:
     """Queue the scenes changed since the first missed edit; returns how many were queued."""
-    since = spool.first_missed(app.data_dir)
+    since = missed.first_missed(app.data_dir)
     if since is None:
         return 0
-    spool.clear_missed(app.data_dir)
+    missed.clear_missed(app.data_dir)
     start = datetime.fromtimestamp(since - SLACK_SECONDS, tz=timezone.utc)
     queued, chunk = 0, []
     try:
@@ -37,7 +37,7 @@ def catch_up_missed(app) -> int:
         if chunk:
             queued += inbox.enqueue(app.data_dir, chunk, reason="catch_up", now=time.time())
     except Exception as exc:  # noqa: BLE001 - Stash or the disk still in trouble: the next cycle tries again
-        spool.note_missed(app.data_dir, since)
+        missed.note_missed(app.data_dir, since)
         log.debug("catch-up deferred: %s", exc)
         return 0
     log.warning("caught up on edits missed while the data folder was full: queued %d scenes changed "

@@ -12,7 +12,7 @@ import os
 
 from filelock import FileLock, Timeout
 
-from sync_queue.inbox import LOCK_FILE_NAME
+from sync_queue.lock_probe import LOCK_FILE_NAME
 
 
 class DrainLockBusy(RuntimeError):

@@ -79,10 +79,11 @@ class PluginEnv(World):
         return self.ok_task("Queue Status")
 
     def queue_directly(self, scene_ids: Iterable[int]) -> None:
-        """Write inbox rows exactly as a hook does, without starting a drainer."""
-        from sync_queue import inbox
+        """Drop the jobs exactly as a hook does, without starting a drainer."""
+        from sync_queue import drops
 
-        inbox.enqueue(self.data_dir, list(scene_ids), reason="Scene.Update.Post")
+        for scene_id in scene_ids:
+            drops.drop(self.data_dir, scene_id, "Scene.Update.Post")
 
     def synced_pair_then_edit(self, title: str) -> Tuple[int, int, str]:
         """Two scenes synced, then the first retitled in Stash (no hook) and Plex's log cleared.

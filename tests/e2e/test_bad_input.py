@@ -137,7 +137,7 @@ def test_broken_setting_keeps_jobs_and_names_the_fix(plugin_env, case):
     env.extra_secrets.extend(v for k, v in changes.items() if k == "plex_token")
     env.configure(**changes)
     _queue_with_drainer_locked_out(env, list(titles), titles)
-    assert len(env.rows("SELECT scene_id FROM inbox")) == 2
+    assert len(env.waiting_scene_ids()) == 2
 
     failed = env.task("Process Queue")
 

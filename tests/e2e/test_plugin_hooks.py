@@ -63,7 +63,7 @@ def test_playback_only_save_queues_nothing(plugin_env):
         assert "drainer_started" not in run.result.output
     # A drainer the hooks had spawned would be listed now: each hook returned after spawning.
     assert env.drainer_pids() == set()
-    assert env.rows("SELECT scene_id FROM inbox") == []
+    assert env.waiting_scene_ids() == []
     assert env.drainer_log() == ""
     assert not env.lock_busy()
     assert env.plex.count() == 0
@@ -99,7 +99,7 @@ def test_scan_created_scene_waits_for_plex_without_a_retry_storm(plugin_env):
     for n in range(4):
         env.stash.update_scene(scene_id, title=f"Fresh Scene take {n}")
     assert all(run.result.output["queued"] for run in env.stash.hook_runs[-4:])
-    wait_until(lambda: not env.rows("SELECT scene_id FROM inbox"), 10, "the drainer to absorb the new saves")
+    wait_until(lambda: not env.waiting_scene_ids(), 10, "the drainer to absorb the new saves")
     assert time.time() < due, "too slow to test the window before the retry"
     assert env.plex.count() == plex_requests
     assert env.rows("SELECT attempts FROM retry_schedule WHERE scene_id = ?", [scene_id]) == [(1,)]

@@ -12,6 +12,7 @@ needs the right to mount (CI runs as root); elsewhere they are skipped.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -32,7 +33,7 @@ def _synced_once(env, scene_ids):
     assert env.ok_task("Process Queue")["synced"] == len(scene_ids)
 
 
-def test_a_locked_queue_file_spools_the_edit_and_it_lands_later(plugin_env):
+def test_a_locked_queue_file_does_not_touch_the_hook_and_the_edit_lands_later(plugin_env):
     env = plugin_env
     scene_ids = env.seed(2)
     _synced_once(env, scene_ids)
@@ -42,9 +43,10 @@ def test_a_locked_queue_file_spools_the_edit_and_it_lands_later(plugin_env):
         env.stash.update_scene(scene_ids[0], title="Saved while the file was locked")
         run = env.stash.hook_runs[-1].result
         assert run.duration < HOOK_SECONDS, run.duration
-        assert run.error is None and run.output["queued"] is True
-        assert "locked" in run.output["spooled"]
-        assert any("spool" in text for text in run.messages("warning"))
+        # The hook never opens the queue file (it drops a file of its own), so a lock is no trouble to it.
+        assert run.error is None and run.output == {"queued": True, "scene_id": scene_ids[0],
+                                                     "drainer_started": run.output["drainer_started"]}
+        assert not run.messages("warning"), run.logs
 
         failed = env.task("Process Queue")
         assert failed.error and "locked by another program" in failed.error, failed.error
@@ -54,9 +56,8 @@ def test_a_locked_queue_file_spools_the_edit_and_it_lands_later(plugin_env):
         holder.close()
 
     wait_until(lambda: env.plex_title(scene_ids[0]) == "Saved while the file was locked", 40,
-               "the spooled edit to reach Plex once the lock is gone")
-    wait_until(lambda: not os.path.exists(os.path.join(env.data_dir, "stash2plex.spool"))
-               or env.status()["pending"] == 0, 10, "the spool to be merged")
+               "the dropped edit to reach Plex once the lock is gone")
+    wait_until(lambda: not os.listdir(os.path.join(env.data_dir, "stash2plex.drops")), 10, "the drop to be merged")
 
 
 def test_a_deleted_queue_file_under_a_running_drainer_heals(plugin_env):
@@ -83,13 +84,15 @@ def small_disk(plugin_env):
     """The plugin's data folder on a 2 MB tmpfs; yields (env, fill, free, read_only, writable)."""
     env = plugin_env
     os.makedirs(env.data_dir, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", env.data_dir],
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,nr_inodes=256", "tmpfs", env.data_dir],
                              capture_output=True, text=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
     filler = os.path.join(env.data_dir, "filler.bin")
+    empties = os.path.join(env.data_dir, "empties")
 
-    def fill():
+    def fill(inodes_too: bool = True):
+        """Every block taken; with inodes_too, every inode as well (not even an empty file fits)."""
         with open(filler, "wb") as fh:
             try:
                 while True:
@@ -97,9 +100,16 @@ def small_disk(plugin_env):
                     fh.flush()
             except OSError:
                 pass
+        os.makedirs(empties, exist_ok=True)
+        for n in range(100000 if inodes_too else 0):
+            try:
+                open(os.path.join(empties, str(n)), "wb").close()
+            except OSError:
+                break
 
     def free():
         os.remove(filler)
+        shutil.rmtree(empties)
 
     def remount(mode):
         subprocess.run(["mount", "-o", f"remount,{mode}", env.data_dir], check=True)
@@ -117,10 +127,9 @@ def _save_in_trouble(env, scenes: int, trouble, title: str):
     scene_ids = env.seed(scenes)
     _synced_once(env, scene_ids)
     env.stop_drainers()
-    # The drainer killed above leaves -wal and -shm behind; the hook's failing write would
-    # close the last connection, SQLite would delete them, and the freed pages would take
-    # the spool line. Close cleanly first, as a drainer that exits on its own does, so
-    # that "full" means full for the hook too.
+    # The drainer killed above leaves -wal and -shm behind; a later connection's close
+    # would delete them and free their pages. Close cleanly first, as a drainer that
+    # exits on its own does, so that "full" stays full.
     tidy = sqlite3.connect(_db(env))
     tidy.execute("SELECT count(*) FROM meta").fetchone()
     tidy.close()
@@ -130,7 +139,20 @@ def _save_in_trouble(env, scenes: int, trouble, title: str):
     return scene_ids, env.stash.hook_runs[-1].result
 
 
-def test_a_full_disk_loses_no_edit(small_disk):
+def test_a_disk_without_free_blocks_still_takes_the_hook_and_the_edit_lands_later(small_disk):
+    """A drop is an empty file: it needs an inode, not a block, so a full disk does not stop the hook."""
+    env, fill, free, _ro, _rw = small_disk
+    scene_ids, run = _save_in_trouble(env, 3, lambda: fill(inodes_too=False), "Saved while the disk was full")
+    assert run.error is None and run.output["queued"] is True, run.raw_stdout
+
+    free()
+    env.stash.update_scene(scene_ids[2], title="Saved after space was freed")
+    wait_until(lambda: env.titles_in_plex({scene_ids[0]: "Saved while the disk was full",
+                                          scene_ids[2]: "Saved after space was freed"}), 40,
+               "both edits to reach Plex once space is free")
+
+
+def test_a_disk_without_free_inodes_loses_no_edit(small_disk):
     env, fill, free, _ro, _rw = small_disk
     scene_ids, run = _save_in_trouble(env, 3, fill, "Saved while the disk was full")
     assert run.duration < HOOK_SECONDS, run.duration

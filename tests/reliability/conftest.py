@@ -122,7 +122,7 @@ class Testbed(World):
 
     def counts(self) -> Dict[str, Any]:
         with self.db() as conn:
-            migrate(conn)  # a hook alone creates only its own tables
+            migrate(conn)  # before the first drainer, the file may not exist yet
             return QueueStore(conn).counts()
 
     def scalar(self, sql: str, params: tuple = ()) -> Any:

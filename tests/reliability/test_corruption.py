@@ -49,7 +49,10 @@ def _queue_edits_while_plex_is_down(tb):
     edited = tb.scene_ids[:EDITED]
     for sid in edited:
         tb.edit(sid, title=f"Edited before the damage {sid}")
-    wait_until(lambda: tb.counts()["pending"] + tb.counts()["deferred"] >= EDITED, 20, "the jobs to be queued")
+    def in_the_queue_file(counts) -> int:  # merged from the hooks' drops into the file to be damaged
+        return counts["pending"] - counts["dropped"] + counts["deferred"]
+
+    wait_until(lambda: in_the_queue_file(tb.counts()) >= EDITED, 20, "the jobs to be in the queue file")
     tb.stop_drainers()
     tb.plex.come_up()
     return edited
@@ -104,8 +107,8 @@ def test_a_hook_meeting_a_damaged_file_still_queues_its_scene(make_testbed):
     tb.edit(sid, title="Saved onto a damaged queue")
     run = tb.stash.hook_runs[-1].result
     assert run.error is None and run.output["queued"] is True, (run.error, run.output)
+    tb.wait_synced([sid], 30)  # the drainer the hook started moved the damaged file aside first
     assert len(_moved_aside(tb)) == 1
-    tb.wait_synced([sid], 30)
     status = tb.run_task("Queue Status")
     assert status.output["last_corruption"]["moved_to"] == os.path.basename(_moved_aside(tb)[0])
 
@@ -118,7 +121,7 @@ def _lock(tb, mode: str, seconds: float) -> subprocess.Popen:
     return proc
 
 
-def test_a_short_lock_only_delays_a_hook(make_testbed):
+def test_a_short_lock_does_not_hold_up_a_hook(make_testbed):
     tb = make_testbed(scenes=SCENES)
     assert tb.run_task("Queue Status").error is None  # creates the file
     locker = _lock(tb, "immediate", 2.0)
@@ -130,7 +133,7 @@ def test_a_short_lock_only_delays_a_hook(make_testbed):
     result = tb.finish(hook, 30)
     locker.wait(10)
     assert result.error is None and result.output["queued"] is True, (result.error, result.output)
-    assert result.duration >= 1.0  # it waited for the lock instead of failing
+    assert "spooled" not in result.output  # the hook never opens the queue file
     tb.wait_synced([sid], 30)
     assert _moved_aside(tb) == []
 
@@ -141,24 +144,26 @@ def test_a_file_held_past_the_busy_timeout_gets_a_clear_error_and_is_kept(make_t
     assert tb.run_task("Queue Status").error is None
     sid = tb.scene_ids[0]
     tb.stash.update_scene(sid, hooks=False, title="Saved while another program held the file")
-    locker = _lock(tb, "exclusive", 12.0)
+    # Held well past the 10 s busy timeout, so a slow start of the status process on a busy
+    # machine still meets the lock; the status must give up before the lock ends.
+    locker = _lock(tb, "exclusive", 20.0)
     started = time.monotonic()
     hook = tb.start_hook(sid, input={"title": "Saved while another program held the file"})
     status_handle = tb.start_task("Queue Status")
     result = tb.finish(hook, 30)
     status = tb.finish(status_handle, 30)
-    assert time.monotonic() - started < 13.0
-    locker.wait(10)
+    assert time.monotonic() - started < 19.0
+    locker.wait(20)
 
     for run in (result, status):
         assert run.stdout_is_json and not run.stray_stderr, (run.raw_stdout, run.stray_stderr)
         assert "Traceback" not in run.raw_stdout
-    # The hook answered within its bound and kept the scene in the spool, saying so.
+    # The hook answered without touching the queue file: its drop waits for the lock to go.
     assert result.duration < 5.0, result.duration
     assert result.error is None and result.output["queued"] is True
-    assert "locked" in result.output["spooled"], result.output
+    assert "spooled" not in result.output, result.output
     assert status.error and "another program" in status.error and "unexpected" not in status.error, status.error
     assert _moved_aside(tb) == [], "a locked file was treated as damaged"
 
-    # Nothing silently dropped: once the lock is gone, the spooled edit reaches Plex by itself.
+    # Nothing silently lost: once the lock is gone, the dropped edit reaches Plex by itself.
     tb.wait_synced([sid], 40)

@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from validation.pathmap import PathMap as PathMapper, parse_path_map, path_key
 from plugin import main as plugin_main
 from plugin.datadir import DATA_DIR_ENV
-from sync_queue import inbox
+from sync_queue import drops, inbox
 from testbed.runner import PluginRunner
 from testbed.world import ROOT, drainer_processes, kill
 from tests.reliability.conftest import unused_port
@@ -208,7 +208,9 @@ class PluginIO:
                      "PluginDir": ROOT, "SessionCookie": {"Name": "session", "Value": self.cookie}}
 
     def empty_inbox(self) -> None:
-        """Each run starts from an empty inbox, so `queued` sees only its own scene."""
+        """Each run starts with no drop and an empty inbox, so `queued` sees only its own scene."""
+        for path, _job in drops.pending(self.data_dir):
+            os.remove(path)
         conn = inbox.connect(self.data_dir)
         try:
             for statement in inbox.HOOK_DDL:
@@ -218,6 +220,8 @@ class PluginIO:
             conn.close()
 
     def queued(self, scene_id: int) -> bool:
+        if any(job[0] == scene_id for _path, job in drops.pending(self.data_dir)):
+            return True
         conn = sqlite3.connect(inbox.db_path(self.data_dir), timeout=10)
         try:
             return conn.execute("SELECT 1 FROM inbox WHERE scene_id = ?", (scene_id,)).fetchone() is not None

@@ -22,7 +22,7 @@ from typing import Dict, List
 
 import pytest
 
-from sync_queue import inbox
+from sync_queue import drops, lock_probe
 from tests.reliability.conftest import kill_pid, needs_kill9, wait_until
 from worker.backoff import window
 
@@ -71,6 +71,7 @@ def _kill_between_attempts(tb, kill) -> None:
         counts = tb.counts()
         due = counts["next_retry_at"]
         return (counts["in_flight"] == 0 and counts["inbox"] == 0 and counts["ready"] == 0
+                and not drops.waiting(tb.data_dir)
                 and due is not None and due - time.time() > 0.6)
     wait_until(quiet, 15, "a moment between two attempts", interval=0.02)
     kill()
@@ -110,7 +111,7 @@ def test_hooks_buttons_and_sync_all_never_retry_a_waiting_scene_early(make_testb
     #    drainers find the lock taken); it runs for a while and is stopped from the UI.
     handle = tb.start_task("Process Queue")
     # The task takes the free lock first; the hooks then find it held and start nothing.
-    wait_until(lambda: inbox.drainer_running(tb.data_dir), 20, "Process Queue to take the drain lock")
+    wait_until(lambda: lock_probe.drainer_running(tb.data_dir), 20, "Process Queue to take the drain lock")
     fired += _scan_hooks(tb, missing, 2)
     # It attempts what is due and waits for retries due within its short horizon; a
     # jittered retry beyond that ends it (its background drainer takes over). Stop it

@@ -13,8 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = {"errors": 0, "validation": 1, "mapping": 2, "sync_queue": 3, "plex": 3, "stash": 3, "worker": 4, "tasks": 5, "plugin": 6}
 HOOK_PATH = ["plugin/main.py", "plugin/hook.py", "plugin/spawn.py", "plugin/protocol.py",
-             "plugin/stashlog.py", "plugin/datadir.py", "sync_queue/inbox.py", "sync_queue/spool.py",
-             "sync_queue/storage.py"]
+             "plugin/stashlog.py", "plugin/datadir.py", "sync_queue/drops.py", "sync_queue/lock_probe.py",
+             "sync_queue/missed.py", "sync_queue/storage.py"]
 POSIX_ONLY = {"fcntl", "termios", "resource", "pwd", "grp", "posix"}
 
 

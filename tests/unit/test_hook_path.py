@@ -53,29 +53,24 @@ def test_a_destroyed_scene_is_queued_whatever_its_input_fields(tmp_path, fields)
     finally:
         lock.release()
     assert result == {"queued": True, "scene_id": 12, "drainer_started": False}
-    from sync_queue import inbox
+    from sync_queue import drops
 
-    conn = inbox.connect(str(tmp_path))
-    try:
-        assert conn.execute("SELECT scene_id, reason FROM inbox").fetchall() == [(12, "Scene.Destroy.Post")]
-    finally:
-        conn.close()
+    assert [job[0::2] for _path, job in drops.pending(str(tmp_path))] == [(12, "Scene.Destroy.Post")]
 
 
 def test_hook_path_imports_no_heavy_module(tmp_path):
-    """Promise 3: no plexapi, pydantic, stashapi, tenacity (nor persist-queue, filelock) on the hook path."""
+    """Promise 3: no plexapi, pydantic, stashapi, tenacity (nor persist-queue, filelock, SQLite) on the hook path."""
     probe = (
         "import sys, json, io;"
         f"sys.path.insert(0, {ROOT!r});"
         "sys.argv=['Stash2Plex.py'];"
         "doc=json.dumps({'server_connection': {'Dir': %r}, 'args': {'hookContext': {'id': 3, 'type': 'Scene.Update.Post', 'inputFields': ['id','title']}}});"
         "sys.stdin=io.TextIOWrapper(io.BytesIO(doc.encode()));"
-        "import time, os; from sync_queue import inbox;"
-        "d=os.path.join(%r, 'plugin_data', 'Stash2Plex'); inbox.enqueue(d, [1], 'seed');"
         "from plugin.main import main; main([], script='x');"
-        "heavy=[m for m in ('plexapi','pydantic','stashapi','tenacity','persistqueue','filelock','requests','logging') if m in sys.modules];"
+        "heavy=[m for m in ('plexapi','pydantic','stashapi','tenacity','persistqueue','filelock','requests','logging',"
+        "'_sqlite3','sqlite3','typing','dataclasses') if m in sys.modules];"
         "sys.stderr.write('HEAVY=' + ','.join(heavy))"
-    ) % (str(tmp_path), str(tmp_path))
+    ) % (str(tmp_path),)
     from worker.lock import DrainLock
 
     lock = DrainLock(os.path.join(str(tmp_path), "plugin_data", "Stash2Plex"))
@@ -112,3 +107,29 @@ def test_data_dir_lives_beside_stash_config_not_in_plugin_folder(tmp_path):
     data_dir = resolve_data_dir(conn)
     assert data_dir == os.path.join(str(tmp_path / "stash"), "plugin_data", "Stash2Plex")
     assert not data_dir.startswith(conn["PluginDir"])
+
+
+def test_a_hook_process_run_as_stash_runs_it_loads_only_what_a_drop_needs(tmp_path):
+    """Issue 20: a hook costs Python's start, one file create and a lock probe; no SQLite, json or typing.
+
+    The real entry point, JSON on stdin, `-X importtime` listing every module it loaded.
+    """
+    data_dir = os.path.join(str(tmp_path), "plugin_data", "Stash2Plex")
+    from worker.lock import DrainLock
+
+    lock = DrainLock(data_dir)
+    assert lock.try_acquire()  # a drainer is running: the hook only drops its job
+    doc = json.dumps({"server_connection": {"Dir": str(tmp_path)},
+                      "args": {"hookContext": {"id": 41, "type": "Scene.Update.Post", "inputFields": ["id", "title"]}}})
+    try:
+        run = subprocess.run([sys.executable, "-X", "importtime", os.path.join(ROOT, "Stash2Plex.py")],
+                             input=doc, capture_output=True, text=True, timeout=30)
+    finally:
+        lock.release()
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
+    assert "plugin.hook" in loaded, run.stderr[-2000:]  # the listing is real
+    assert loaded.isdisjoint({"_sqlite3", "sqlite3", "json", "typing", "subprocess", "logging"}), sorted(loaded)
+    assert json.loads(run.stdout)["output"] == {"queued": True, "scene_id": 41, "drainer_started": False}
+    from sync_queue import drops
+
+    assert [job[0] for _path, job in drops.pending(data_dir)] == [41]
