@@ -16,9 +16,9 @@ import argparse
 import tempfile
 from typing import Dict, List
 
-import requests
 
 from plex import client as plex_client
+from plex.tls import PlexSession
 from stash.client import StashReader
 from testbed.plex import PlexEmulator
 from testbed.plex.collections import COLLECTION_KEY_BASE
@@ -78,7 +78,7 @@ def run(scenes: int, groups: int) -> Dict[str, Dict[str, int]]:
             conn = open_db(data_dir)
             settings = Settings(plex_url=plex.url, plex_token=TOKEN, path_map=PATH_MAP)
             reader = StashReader.from_server_connection(stash.server_connection(data_dir))
-            session = requests.Session()
+            session = PlexSession()  # the drainer's own session class
             syncer = SceneSyncer(settings, reader, lambda: plex_client.connect(settings, conn, session), conn)
             figures = {}
             for name in ("first Sync All", "second Sync All"):

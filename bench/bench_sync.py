@@ -31,6 +31,7 @@ import requests
 
 from bench.emulators import PLACES, Hosted
 from plex import client as plex_client
+from plex.tls import PlexSession
 from plex.index import PathIndex
 from validation.pathmap import PathMap
 from stash.client import StashReader
@@ -81,7 +82,7 @@ class _Bench:
             settings = Settings(plex_url=self.plex.url(), plex_token=TOKEN, path_map=PATH_MAP,
                                 **options)
             reader = StashReader.from_server_connection(self.stash.server_connection(data_dir, "0.0.0.0"))
-            session = requests.Session()
+            session = PlexSession()  # the drainer's own session class
             self.syncer = SceneSyncer(settings, reader,
                                       lambda: plex_client.connect(settings, self.conn, session), self.conn,
                                       edit_threads=edit_threads)

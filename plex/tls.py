@@ -18,6 +18,7 @@ from typing import Optional, Union
 import requests
 
 from errors.kinds import ConfigError
+from validation.http_environment import EnvironmentOnce
 from validation.settings import SETTINGS_PAGE
 
 log = logging.getLogger("stash2plex")
@@ -36,12 +37,13 @@ _MAX_DEPTH = 8
 _warned_insecure = False
 
 
-class PlexSession(requests.Session):
+class PlexSession(EnvironmentOnce):
     """A requests session whose own `verify` wins over REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE.
 
     requests lets those environment variables replace a session-level `verify` (only a
     per-request one beats them), and plexapi sends every request through the session
     without one. Many Docker images set them, so plex_ca_bundle would be ignored there.
+    The environment's proxies and netrc are read once per server (EnvironmentOnce).
     """
 
     def merge_environment_settings(self, url, proxies, stream, verify, cert):

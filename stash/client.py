@@ -26,6 +26,7 @@ from stashapi.stashapp import StashInterface
 
 from errors.kinds import ConfigError, StashUnavailable
 from stash.failures import GraphQLError, from_stashapi
+from validation.http_environment import EnvironmentOnce
 
 log = logging.getLogger("stash2plex.stash")
 
@@ -67,12 +68,17 @@ class _TimeoutAdapter(HTTPAdapter):
 
 
 class _TimedSession(GQLWrapper):
-    """Gives stashapi's session a default timeout before its first request."""
+    """Gives stashapi's session a default timeout before its first request, and reads the
+    environment's proxies and netrc once per server (validation/http_environment.py)."""
 
     def __init__(self):
         super().__init__()
-        self.s.mount("http://", _TimeoutAdapter())
-        self.s.mount("https://", _TimeoutAdapter())
+        session = EnvironmentOnce()
+        session.headers, session.verify = self.s.headers, self.s.verify  # what stashapi set
+        session.mount("http://", _TimeoutAdapter())
+        session.mount("https://", _TimeoutAdapter())
+        self.s.close()
+        self.s = session
 
 
 class _Interface(StashInterface, _TimedSession):

@@ -2,9 +2,10 @@
 
 Each item gets one batched PUT, a rating call only when the rating changed, and uploads
 only when the image bytes changed (plex/apply.py). The screenshot is fetched from Stash
-only for an upload, and an upload Plex accepted is recorded at once. Once the batch's
-stop signal is set (stop.py) nothing more is sent; an item deleted since the multi-get
-leaves the index and the scene looks again on its next attempt.
+only for an upload, and an upload Plex accepted is noted at once, for the batch's
+recording (record.py), so a failed edit after it never sends the bytes again. Once the
+batch's stop signal is set (stop.py) nothing more is sent; an item deleted since the
+multi-get leaves the index and the scene looks again on its next attempt.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 from plexapi.exceptions import NotFound
 
@@ -39,15 +40,20 @@ class Sent:
     done: Applied
 
 
-class ItemSender:
-    """Sends items their edits; SQLite is touched only under `db_lock` (shared with record)."""
+Later = Callable[[int, Callable[[], None]], None]  # Recorder.later: a sync-state write for the batch's end
 
-    def __init__(self, settings, stash, index: PathIndex, state: SyncState, db_lock: threading.Lock):
+
+class ItemSender:
+    """Sends items their edits; sync-state writes go to `later`, the path index under `db_lock`."""
+
+    def __init__(self, settings, stash, index: PathIndex, state: SyncState, db_lock: threading.Lock,
+                 later: Later):
         self.settings = settings
         self.stash = stash
         self.index = index
         self.state = state
         self.db_lock = db_lock
+        self.later = later
 
     def send_one(self, scene: BatchScene, target: Match, item, retry: QuickRetry,
                  stop: BatchStop) -> Union[Sent, Exception]:
@@ -64,7 +70,7 @@ class ItemSender:
             # the next attempt, with the key gone from the index; never a dead letter.
             with self.db_lock:
                 self.index.forget([target[1]])
-                self.state.forget_keys([target[1]])
+            self.later(scene.scene_id, lambda: self.state.forget_keys([target[1]]))
             return NotFoundYet(f"scene {scene.scene_id}: Plex item {target[1]} for "
                                f"{show_path(scene.paths[0])} went away while syncing; looking again")
         except Exception as exc:  # routed per scene by the worker
@@ -78,10 +84,10 @@ class ItemSender:
         poster = self.styled(scene, image) if plan.upload_poster else None
 
         def uploaded(kind: str, digest: str) -> None:
-            # Plex accepted these bytes: recorded now, so a failed edit after it (or a
-            # retry of the whole scene) never uploads them again.
-            with self.db_lock:
-                self.state.record_image(scene.scene_id, target[1], target[0], kind, digest)
+            # Plex accepted these bytes: recorded with the batch even when the edit after
+            # it fails, so a retry of the scene never uploads them again.
+            self.later(scene.scene_id, lambda: self.state.record_image(scene.scene_id, target[1], target[0],
+                                                                       kind, digest))
 
         done = apply_plan(
             item, plan,

@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Tuple
 from errors.kinds import NotFoundYet
 from plex.index import PathIndex
 from plex.items import fetch_full, item_files
+from sync_queue import db
 from sync_queue.sync_state import SyncState
 from validation.pathmap import path_key
 from validation.privacy import show_path
@@ -126,17 +127,20 @@ class Matcher:
 
     def _correct_index(self, asked: set, items: Items) -> None:
         """Keys the multi-get did not return are gone; a returned item is indexed by the
-        files it holds now (an indexed key may hold other files than the index says)."""
+        files it holds now (an indexed key may hold other files than the index says).
+        One transaction for the whole multi-get, not one per item."""
         gone = [str(k) for k in asked if k not in items]
+        rows = [(str(item.librarySectionID), str(key), item_files(item),
+                 int(item.updatedAt.timestamp()) if item.updatedAt else 0)
+                for key, item in ((k, items.get(k)) for k in asked) if item is not None]
+        with db.transaction(self.conn):
+            if gone:
+                self.index.forget(gone)
+                self.state.forget_keys(gone)
+            for row in rows:
+                self.index.replace_item(*row)
         if gone:
-            self.index.forget(gone)
-            self.state.forget_keys(gone)
             log.info("Plex no longer has item(s) %s; dropped from the path index", ", ".join(gone))
-        for key in asked:
-            item = items.get(key)
-            if item is not None:
-                self.index.replace_item(str(item.librarySectionID), str(key), item_files(item),
-                                        int(item.updatedAt.timestamp()) if item.updatedAt else 0)
 
     def _match_error(self, scene: BatchScene, items: Items) -> Optional[Exception]:
         if scene.targets:

@@ -8,8 +8,8 @@ do need an edit are matched again against Plex itself, with one multi-get, befor
 anything is written (match.py). Each item they reach then gets its plan (plan.py) and
 its requests (apply.py): one batched PUT, a rating call only when the rating changed,
 uploads only when image bytes changed, a few items at a time (lanes.py); Plex going
-down mid-batch stops the rest (stop.py). What each item now holds is recorded as it
-comes back (record.py). Scenes gone from Stash have their Plex items unlocked and their
+down mid-batch stops the rest (stop.py). What each item now holds is kept as it comes
+back and recorded in one transaction per stage (record.py). Scenes gone from Stash have their Plex items unlocked and their
 sync state dropped, last (gone.py).
 
 Per-scene failures are returned as exception instances (the worker routes each by its
@@ -65,9 +65,9 @@ class SceneSyncer:
         self.state = SyncState(conn)
         self.plex = PlexConnection(settings, plex_connect, conn, self.index, clock)
         self.matcher = Matcher(settings, conn, self.index, self.state, self.plex, clock)
-        db_lock = threading.Lock()  # edit threads record image hashes as Plex accepts them
-        self.sender = ItemSender(settings, stash_reader, self.index, self.state, db_lock)
+        db_lock = threading.Lock()  # the connection is shared with the edit threads
         self.recorder = Recorder(self.state, clock, db_lock)
+        self.sender = ItemSender(settings, stash_reader, self.index, self.state, db_lock, self.recorder.later)
         skips = FilterSkips(conn)
         self.scene_filter = SceneFilter(settings, skips, clock, db_lock)
         self.gone = GoneScenes(self.state, skips, self.plex, db_lock)
@@ -83,11 +83,15 @@ class SceneSyncer:
         work, results, gone = read_scenes(self.stash, self.state, ids, retry, self.settings, self.mapper,
                                           self.scene_filter)
         to_write = self._skip_unchanged(work, results, read_at) if work else []  # matched in the index
-        if to_write:
-            items, failed, ready = self.matcher.in_plex(to_write, retry)  # matched in Plex
-            results.update(failed)
-            if ready:
-                results.update(self._edit_all(ready, items, retry, read_at))
+        self.recorder.flush(results)
+        try:
+            if to_write:
+                items, failed, ready = self.matcher.in_plex(to_write, retry)  # matched in Plex
+                results.update(failed)
+                if ready:
+                    results.update(self._edit_all(ready, items, retry, read_at))
+        finally:
+            self.recorder.flush(results)  # before any job is acked (the worker acks on return)
         results.update(self.gone.forget_all(gone, retry))
         self._collections(work, results, retry)
         return results
@@ -128,5 +132,5 @@ class SceneSyncer:
 
         done: Dict[int, Done] = {s.scene_id: [] for s in scenes}
         for scene, target, outcome in run_lanes(send, lanes_by_item(scenes), self.edit_threads):
-            done[scene.scene_id].append((target, self.recorder.sent(scene, target, outcome, stop)))
+            done[scene.scene_id].append((target, self.recorder.sent(scene, target, outcome)))
         return {s.scene_id: self.recorder.finished(s, done[s.scene_id], read_at) for s in scenes}
