@@ -6,7 +6,9 @@ if it were the engine's, and every switch between engine and server thread waits
 turn. Real Stash and Plex are separate programs, so by default each emulator is hosted
 in a process of its own (a multiprocessing manager, which works the same on Linux,
 macOS and Windows) and driven through the small facades below; "thread" keeps the old
-in-process arrangement for comparison.
+in-process arrangement for comparison. The emulators are imported where they are
+hosted, so the engine's process does not hold their code (the graphql library, the
+HTTP server) when they run elsewhere, and its memory figure is the engine's.
 """
 
 from __future__ import annotations
@@ -14,13 +16,9 @@ from __future__ import annotations
 import multiprocessing
 import time
 from multiprocessing.managers import BaseManager
-from typing import Any, Dict, List, Optional, Tuple
-
-from testbed.plex import PlexEmulator
-from testbed.stash import StashEmulator
+from typing import Any, Dict, List, Optional
 
 PLACES = ("process", "thread")
-
 
 
 class _Host:
@@ -40,13 +38,16 @@ class StashHost(_Host):
     """The Stash emulator behind the few calls the benchmark needs (picklable results)."""
 
     def __init__(self) -> None:
+        from testbed.stash import StashEmulator
+
         self.emu = StashEmulator().start()
+        self._files: List[str] = []
 
     def url(self) -> str:
         return self.emu.url
 
-    def seed(self, n: int, path_prefix: str) -> List[Tuple[int, str]]:
-        """Seed `n` scenes; their ids with the path of each one's first file.
+    def seed(self, n: int, path_prefix: str) -> List[int]:
+        """Seed `n` scenes; their ids (the distinct paths of their first files: `files`).
 
         Each screenshot is encoded here, before anything is timed: real Stash makes
         screenshots when it scans and serves them as files, while the emulator would
@@ -55,7 +56,13 @@ class StashHost(_Host):
         ids = self.emu.seed(n, path_prefix=path_prefix)
         for scene_id in ids:
             self.emu.image_bytes("scene", scene_id)
-        return [(i, self.emu.scene(i)["files"][0]["path"]) for i in ids]
+        self._files = list(dict.fromkeys(self.emu.scene(i)["files"][0]["path"] for i in ids))
+        return ids
+
+    def files(self, start: int, count: int) -> List[str]:
+        """A page of the seeded scenes' distinct first-file paths (a page at a time: the
+        engine's process never holds them all)."""
+        return self._files[start:start + count]
 
     def server_connection(self, data_dir: str, host: str) -> Dict[str, Any]:
         return self.emu.server_connection(data_dir, host=host)
@@ -72,6 +79,8 @@ class PlexHost(_Host):
     """The Plex emulator behind the few calls the benchmark needs (picklable results)."""
 
     def __init__(self, token: str) -> None:
+        from testbed.plex import PlexEmulator
+
         self.emu = PlexEmulator(token=token).start()
 
     def url(self) -> str:

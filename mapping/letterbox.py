@@ -5,14 +5,19 @@ middle third. A letterboxed poster keeps the whole picture: the screenshot fitte
 the width, over a blurred, darkened copy of itself that fills the frame. Pure bytes in,
 bytes out (Pillow), and deterministic, so the same screenshot always gives the same
 poster bytes and their hash decides whether Plex needs an upload at all.
+
+Pillow's image modules are imported on the first letterbox, not with this module: the
+default style uploads the screenshot as it is, and a drainer that never letterboxes
+does not hold them (about 2 MiB of its memory).
 """
 
 from __future__ import annotations
 
 import io
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from PIL import Image, ImageEnhance, ImageFilter
+if TYPE_CHECKING:
+    from PIL import Image
 
 POSTER_SIZE = (1000, 1500)  # 2:3, the shape Plex's movie posters have
 JPEG_QUALITY = 88
@@ -22,6 +27,8 @@ BLUR_SCALE = 10  # the fill is blurred at a tenth of the size: fast, and as soft
 
 def letterbox(data: bytes, size=POSTER_SIZE) -> Optional[bytes]:
     """A JPEG poster of `size`; None when the bytes are not an image Pillow can read."""
+    from PIL import Image
+
     try:
         with Image.open(io.BytesIO(data)) as opened:
             picture = opened.convert("RGB")
@@ -39,6 +46,8 @@ def letterbox(data: bytes, size=POSTER_SIZE) -> Optional[bytes]:
 
 def _fit(picture: Image.Image, size) -> Image.Image:
     """The whole picture, as large as fits: across the width, or the height if taller."""
+    from PIL import Image
+
     scale = min(size[0] / picture.width, size[1] / picture.height)
     width = max(1, min(size[0], round(picture.width * scale)))
     height = max(1, min(size[1], round(picture.height * scale)))
@@ -47,6 +56,8 @@ def _fit(picture: Image.Image, size) -> Image.Image:
 
 def _backdrop(picture: Image.Image, size) -> Image.Image:
     """The picture covering the whole frame (cropped to it), blurred and darkened."""
+    from PIL import Image, ImageEnhance, ImageFilter
+
     small = (max(1, size[0] // BLUR_SCALE), max(1, size[1] // BLUR_SCALE))
     scale = max(small[0] / picture.width, small[1] / picture.height)
     cover = picture.resize((max(small[0], round(picture.width * scale)),

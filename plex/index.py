@@ -153,7 +153,12 @@ def _next_since(newest: int, listed_at: float) -> int:
 
 
 def _pages(server, sid: str, extra: str) -> Iterator[Tuple[list, int, int]]:
-    """Rows of each listing page: (path_key, section, rating_key, file, updatedAt)."""
+    """Rows of each listing page: (path_key, section, rating_key, file, updatedAt).
+
+    Only the rows outlive a page: its parsed XML is let go before the page is handed
+    on and before the next one is asked for, so a build holds one page's tree at a
+    time (a tree is several times the size of its rows).
+    """
     key = f"/library/sections/{sid}/all?type=1&{_LISTING_TRIM}{extra}"
     start = 0
     while True:
@@ -161,19 +166,29 @@ def _pages(server, sid: str, extra: str) -> Iterator[Tuple[list, int, int]]:
         data = server.query(key, headers=headers)
         if data is None:
             return
-        videos = [el for el in data if el.tag == "Video"]
-        total = int(data.attrib.get("totalSize") or data.attrib.get("size") or len(videos))
-        rows = []
-        for video in videos:
-            rk = video.attrib.get("ratingKey")
-            if not rk:
-                continue
-            updated = int(video.attrib.get("updatedAt") or video.attrib.get("addedAt") or 0)
-            for part in video.iter("Part"):
-                file_path = part.attrib.get("file")
-                if file_path:
-                    rows.append((path_key(file_path), sid, str(rk), file_path, updated))
+        rows, listed, total = _rows(data, sid)
+        del data
         start += PAGE_SIZE
         yield rows, min(start, total), total
-        if not videos or start >= total:
+        if not listed or start >= total:
             return
+
+
+def _rows(data, sid: str) -> Tuple[list, int, int]:
+    """A listing page's rows, how many videos it listed, and the section's total."""
+    rows = []
+    listed = 0
+    for video in data:
+        if video.tag != "Video":
+            continue
+        listed += 1
+        rk = video.attrib.get("ratingKey")
+        if not rk:
+            continue
+        updated = int(video.attrib.get("updatedAt") or video.attrib.get("addedAt") or 0)
+        for part in video.iter("Part"):
+            file_path = part.attrib.get("file")
+            if file_path:
+                rows.append((path_key(file_path), sid, str(rk), file_path, updated))
+    total = int(data.attrib.get("totalSize") or data.attrib.get("size") or listed)
+    return rows, listed, total

@@ -21,16 +21,13 @@ from typing import Any, Dict, Iterable, List, Optional, Set
 
 from sync_queue import drops
 from sync_queue.inbox import DB_FILE_NAME
+from testbed.layout import PATH_MAP, PLEX_PREFIX, SECTION, STASH_PREFIX  # noqa: F401 (re-exported)
 from testbed.plex import PlexEmulator
 from testbed.runner import PluginRunner
 from testbed.stash import StashEmulator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLUGIN_ID = "Stash2Plex"
-STASH_PREFIX = "/data/stash"
-PLEX_PREFIX = "/media/plex"
-PATH_MAP = f"{STASH_PREFIX} => {PLEX_PREFIX}"
-SECTION = "Scenes"
 HEARTBEAT_FRESH_SECONDS = 2.0
 
 
