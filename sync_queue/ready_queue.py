@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass, replace
-from typing import Optional
+from typing import List, Optional
 
 from sync_queue.persist_import import skip_async_queues
 
@@ -154,6 +154,23 @@ class ReadyQueue:
             if "no such table" not in str(exc):
                 raise
         return False
+
+    def waiting_ids(self, limit: int) -> List[int]:
+        """The scene ids of the next `limit` jobs not claimed yet, in the order `take` gives them."""
+        try:
+            rows = self.conn.execute(f"SELECT data FROM {READY_TABLE} WHERE status < ? ORDER BY _id LIMIT ?",
+                                     (UNACK, max(0, int(limit)))).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
+        ids = []
+        for (data,) in rows:
+            try:
+                ids.append(int(json.loads(bytes(data).decode("utf-8"))["scene_id"]))
+            except (ValueError, TypeError, KeyError, AttributeError):
+                continue
+        return ids
 
     def count(self, claimed: bool) -> int:
         """Jobs claimed (in flight), or jobs waiting to be claimed."""

@@ -6,13 +6,12 @@ schedule (retry_schedule.py) and the dead letters (dead_letters.py). This module
 jobs between them. A job that must wait is NOT in the ready queue: it sits in the retry
 schedule and is promoted when due (promise 5), so nothing ever spins over waiting work.
 
-Every move writes the destination first and removes the source second, so a kill -9
-between the two leaves the job in two places, never in none. Duplicates are harmless:
-a sync reads the scene's current state from Stash and skips scenes that did not change.
+Every move writes the destination first and removes the source second, so a kill -9 between
+the two leaves the job in two places, never in none. Duplicates are harmless: a sync reads
+the scene's current state from Stash and skips scenes that did not change.
 
-persist-queue is not safe for two consumers in two processes: only the holder of the
-drain lock (worker/lock.py) may call promote, claim, the routing methods and
-resume_unacked. counts() is safe from anywhere.
+persist-queue is not safe for two consumers in two processes: only the drain lock's holder (worker/lock.py)
+may call promote, claim, the routing methods and resume_unacked; counts() and waiting_ids() read only.
 """
 
 from __future__ import annotations
@@ -192,6 +191,10 @@ class QueueStore:
             if self.conn.execute("SELECT 1 FROM inbox LIMIT 1").fetchone():
                 return True
             return self._ready.has_waiting()
+
+    def waiting_ids(self, limit: int) -> List[int]:
+        with self._lock:
+            return self._ready.waiting_ids(limit)
 
     def next_retry_at(self) -> Optional[float]:
         with self._lock:

@@ -11,7 +11,9 @@ gives each such collection its group's or studio's poster, background and summar
   (a batch of unchanged scenes stays at zero Plex requests, DESIGN promise 2);
 - otherwise one listing of the library's collections, one fetch per changed image, an
   upload only when the bytes' sha256 differs from the one Plex accepted last, and one
-  PUT for the summary and the locks.
+  PUT for the summary and the locks. The changed collections are written a few at a
+  time (plex_concurrency, as the batch's lanes, which are done by then): a first sync
+  reaches many new collections, each a few requests that mostly wait on Plex.
 
 A collection is never a scene's job: a failure here is logged and the pass stops (the
 rest waits for the next batch or run, as nothing was recorded for it); it never fails,
@@ -24,7 +26,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from typing import Dict, Iterable, List, Optional, Tuple
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Dict, Iterable, List, Optional, Tuple, TypeVar
 
 from mapping.collection_art import Art, Source
 from plex.collections import collections_by_title, set_summary_and_locks, upload_image
@@ -34,13 +37,24 @@ from worker.quick_retry import QuickRetry
 log = logging.getLogger("stash2plex.sync")
 
 Todo = Tuple[Key, Source, Art, ArtState]
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _each(fn: Callable[[T], R], jobs: List[T], threads: int) -> List[R]:
+    """fn over the jobs, up to `threads` at once (inline for one thread or one job)."""
+    if threads <= 1 or len(jobs) <= 1:
+        return [fn(job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=min(threads, len(jobs)), thread_name_prefix="stash2plex-art") as pool:
+        return list(pool.map(fn, jobs))
 
 
 class CollectionArtPass:
     """One per SceneSyncer; `run` once per batch."""
 
-    def __init__(self, stash, plex, conn, db_lock: threading.Lock, clock):
+    def __init__(self, stash, plex, conn, db_lock: threading.Lock, clock, threads: int = 1):
         self.stash = stash
+        self.threads = max(1, int(threads))  # collections written at once (plex_concurrency)
         self.plex = plex  # worker.batch.connection.PlexConnection
         self.store = CollectionArt(conn, clock)
         self.db_lock = db_lock
@@ -54,10 +68,33 @@ class CollectionArtPass:
         todo = self._changed(wanted)
         if not todo:
             return 0
-        done = 0
+        found = self._found(todo, retry)
+        failed = threading.Event()  # the first failure stops the pass: no collection starts after it
+
+        def write(job: Tuple[Todo, object]) -> int:
+            (key, src, art, state), collection = job
+            if failed.is_set():
+                return 0
+            try:
+                return self._write(key, src, art, state, collection, retry)
+            except Exception as exc:  # never a scene's failure: the next run tries again
+                failed.set()
+                log.warning("collection %r (Stash %s): artwork not updated (%s: %s); "
+                            "it is tried again on the next sync", key[1], src.label,
+                            type(exc).__name__, exc)
+                return 0
+
+        done = sum(_each(write, found, self.threads))
+        self.uploads += done
+        return done
+
+    def _found(self, todo: List[Todo], retry: QuickRetry) -> List[Tuple[Todo, object]]:
+        """Each changed collection with its Plex collection: one listing per library."""
         listed: Dict[str, Dict[str, object]] = {}
         sections = {str(s.key): s for s in self.plex.sections()}
-        for key, src, art, state in todo:
+        found = []
+        for entry in todo:
+            key = entry[0]
             section = sections.get(key[0])
             if section is None:
                 continue  # no longer a synced library
@@ -67,15 +104,8 @@ class CollectionArtPass:
             if collection is None:
                 log.debug("collection %r is not in library %s yet; next run", key[1], section.title)
                 continue
-            try:
-                done += self._write(key, src, art, state, collection, retry)
-            except Exception as exc:  # never a scene's failure: the next run tries again
-                log.warning("collection %r (Stash %s): artwork not updated (%s: %s); "
-                            "it is tried again on the next sync", key[1], src.label,
-                            type(exc).__name__, exc)
-                break
-        self.uploads += done
-        return done
+            found.append((entry, collection))
+        return found
 
     def _changed(self, wanted: Dict[Key, Source]) -> List[Todo]:
         """The collections whose Stash object shows something other than what was written."""

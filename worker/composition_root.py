@@ -213,6 +213,7 @@ class App:
             on_settings_changed=self._settings_changed,
             should_stop=should_stop,
             wake=wake,
+            read_ahead=True,
         )
 
     def close(self) -> None:

@@ -52,6 +52,7 @@ class SyncWorker(threading.Thread):
         on_beat: Optional[Callable[[], None]] = None, settings_hash: Optional[str] = None,
         refresh: Optional[Refresh] = None, on_settings_changed: Optional[Callable[[Any, Any], None]] = None,
         should_stop: Optional[Callable[[], Optional[str]]] = None, wake: Optional[Callable[[], bool]] = None,
+        read_ahead: bool = False,
     ):
         super().__init__(name="SyncWorker", daemon=True)
         self.store = store
@@ -75,6 +76,7 @@ class SyncWorker(threading.Thread):
         # Asked every cycle; a reason (e.g. "replaced": the queue file was swapped) stops the worker.
         self.should_stop = should_stop
         self.wake = wake  # True when work may have arrived: ends an idle wait early
+        self.read_ahead = read_ahead  # sync_batch takes read_after and next_ids (worker/batch/ahead.py)
         self._stash_down_since: Optional[float] = None
         self.stopped_reason: Optional[str] = None
         self.config_error: Optional[str] = None
@@ -234,9 +236,14 @@ class SyncWorker(threading.Thread):
 
     # -- routing results -------------------------------------------------------------
 
-    def _call_sync(self, scene_ids: List[int]) -> Dict[int, object]:
+    def _call_sync(self, jobs: List[Job]) -> Dict[int, object]:
+        scene_ids = [job.scene_id for job in jobs]
         try:
-            results = self.sync_batch(scene_ids)
+            if self.read_ahead:  # a read taken ahead serves a batch only if it began after every job was queued
+                results = self.sync_batch(scene_ids, read_after=max(job.enqueued_at for job in jobs),
+                                          next_ids=self.store.waiting_ids(self.batch_size))
+            else:
+                results = self.sync_batch(scene_ids)
         except Exception as exc:  # a failure of the whole batch applies to each of its scenes
             return {scene_id: exc for scene_id in scene_ids}
         return dict(results or {})
@@ -264,7 +271,7 @@ class SyncWorker(threading.Thread):
         return True
 
     def _run_batch(self, jobs: List[Job]) -> bool:
-        results = self._call_sync([job.scene_id for job in jobs])
+        results = self._call_sync(jobs)
         now = self.clock()
         if self._stash_is_down(jobs, results, now):
             return self.stopped_reason is None

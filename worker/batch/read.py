@@ -10,7 +10,7 @@ was synced.
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 from errors.kinds import PermanentError, SyncError
 from mapping.collection_art import sources
@@ -23,9 +23,13 @@ from worker.quick_retry import QuickRetry
 
 
 def read_scenes(stash, state: SyncState, ids: List[int], retry: QuickRetry, settings, mapper: PathMap,
-                scene_filter: SceneFilter) -> Tuple[List[BatchScene], Dict[int, Outcome], List[int]]:
-    """The scenes to match, the results of the others, and the ids gone from Stash (in `ids` order)."""
-    scenes = retry(stash.find_scenes, ids)
+                scene_filter: SceneFilter, found: Optional[Dict[int, dict]] = None,
+                ) -> Tuple[List[BatchScene], Dict[int, Outcome], List[int]]:
+    """The scenes to match, the results of the others, and the ids gone from Stash (in `ids` order).
+
+    `found` is the scenes already read (worker/batch/ahead.py); without it Stash is asked.
+    """
+    scenes = retry(stash.find_scenes, ids) if found is None else found
     gone = [sid for sid in ids if sid not in scenes]
     results: Dict[int, Outcome] = dict(scene_filter.leave_out({sid: scenes[sid] for sid in ids if sid in scenes}))
     states = state.get_many(ids)

@@ -22,12 +22,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable, Dict, Iterable, List
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 from errors.kinds import ErrorKind
 from plex.index import PathIndex
 from sync_queue.filter_skips import FilterSkips
 from sync_queue.sync_state import SyncState
+from worker.batch.ahead import ReadAhead
 from worker.batch.apply import ItemSender
 from worker.batch.connection import PlexConnection
 from worker.batch.gone import GoneScenes
@@ -71,17 +72,34 @@ class SceneSyncer:
         skips = FilterSkips(conn)
         self.scene_filter = SceneFilter(settings, skips, clock, db_lock)
         self.gone = GoneScenes(self.state, skips, self.plex, db_lock)
-        self.collection_art = CollectionArtPass(stash_reader, self.plex, conn, db_lock, clock)
+        self.collection_art = CollectionArtPass(stash_reader, self.plex, conn, db_lock, clock, self.edit_threads)
+        self.ahead = ReadAhead(stash_reader.find_scenes, clock)
 
-    def sync_batch(self, scene_ids: Iterable[int]) -> Dict[int, Outcome]:
-        """Each scene's result: read → filter → match → plan → apply → record; then gone scenes and collection art."""
+    def sync_batch(self, scene_ids: Iterable[int], read_after: Optional[float] = None,
+                   next_ids: Sequence[int] = ()) -> Dict[int, Outcome]:
+        """Each scene's result: read → filter → match → plan → apply → record; then gone scenes and collection art.
+
+        `next_ids` are the scenes the caller will most likely ask for next: their Stash
+        read starts now, beside this batch's Plex work, and serves the next batch when
+        every one of its jobs was queued before `read_after` of that call (ahead.py).
+        """
         ids = list(dict.fromkeys(int(i) for i in scene_ids))
-        if not ids:
-            return {}
+        try:
+            return self._sync(ids, read_after, next_ids) if ids else {}
+        except BaseException:
+            self.ahead.start(())  # nothing is carried past a batch that failed as a whole
+            raise
+
+    def _sync(self, ids: List[int], read_after: Optional[float], next_ids: Sequence[int]) -> Dict[int, Outcome]:
         retry = QuickRetry(sleep=self.sleep)
-        read_at = self.clock()
+        read_at, found = self.clock(), None
+        taken = self.ahead.take(ids, read_after)
+        if taken is not None:
+            found, read_at = taken
         work, results, gone = read_scenes(self.stash, self.state, ids, retry, self.settings, self.mapper,
-                                          self.scene_filter)
+                                          self.scene_filter, found)
+        this = set(ids)
+        self.ahead.start([i for i in next_ids if int(i) not in this])  # beside this batch's Plex work
         to_write = self._skip_unchanged(work, results, read_at) if work else []  # matched in the index
         self.recorder.flush(results)
         try:
