@@ -1,9 +1,11 @@
 """Reading scenes and screenshots from Stash through stashapi.
 
-stashapi is built from the `server_connection` Stash hands every plugin (no API key:
-stashapi signs in with the session cookie, then fetches the API key so a long drain
-outlives the cookie's hour). Its default fragments return only ids for studio and
-performers, so every read names its fields explicitly (SCENE_FIELDS).
+The connection is built from the `server_connection` Stash hands every plugin (no API
+key: it signs in with the session cookie, then uses the API key so a long drain outlives
+the cookie's hour). stashapi's `StashInterface` would spend three requests on that at
+construction, one of them a full schema introspection for fragments we never use (every
+read names its fields, SCENE_FIELDS); `_Interface` asks version and API key in one, on
+stashapi's GraphQL caller, once per drainer (issue 20: a cold start is what a save waits for).
 
 stashapi reports HTTP failures as a bare `Exception("401 Unauthorized query failed…")`
 after logging them itself, and its session has no timeout. This module gives the
@@ -21,8 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from stashapi.classes import GQLWrapper
-from stashapi.stashapp import StashInterface
+from stashapi.classes import GQLWrapper, StashVersion
 
 from errors.kinds import ConfigError, StashUnavailable
 from stash.failures import GraphQLError, from_stashapi
@@ -81,8 +82,23 @@ class _TimedSession(GQLWrapper):
         self.s = session
 
 
-class _Interface(StashInterface, _TimedSession):
-    """StashInterface whose session (created in GQLWrapper.__init__) has a timeout."""
+_CONNECT = "query Stash2PlexConnect { version { build_time hash version } configuration { general { apiKey } } }"
+
+
+class _Interface(_TimedSession):
+    """stashapi's GraphQL caller signed in as StashInterface(force_api_key=True) would be, in one request."""
+
+    def __init__(self, url: str, cookie: Optional[Dict[str, str]], logger: "_QuietLog"):
+        super().__init__()
+        self.url, self.log, self.fragments = url, logger, {}  # what GQLWrapper's calls read
+        if cookie:
+            self.s.cookies.update({cookie["Name"]: cookie["Value"]})
+        data = self.call_GQL(_CONNECT)
+        self.version = StashVersion(data["version"])
+        api_key = ((data.get("configuration") or {}).get("general") or {}).get("apiKey")
+        if api_key:  # outlives the session cookie's hour
+            self.s.headers.update({"ApiKey": api_key})
+            self.s.cookies.clear()
 
 
 class _QuietLog:
@@ -120,7 +136,7 @@ def rfc3339(moment: Union[str, datetime]) -> str:
 class StashReader:
     """Scene reads for the sync engine; every failure leaves as one of our error kinds."""
 
-    def __init__(self, iface: StashInterface, scheme: str, host: str, port: int):
+    def __init__(self, iface: GQLWrapper, scheme: str, host: str, port: int):
         self.iface = iface
         self.base = f"{scheme}://{host}:{port}"
         self.host = host
@@ -129,17 +145,16 @@ class StashReader:
 
     @classmethod
     def from_server_connection(cls, conn: Dict[str, Any], logger: Optional[logging.Logger] = None) -> "StashReader":
-        """Connect as Stash told the plugin to (three requests: version, API key, schema)."""
+        """Connect as Stash told the plugin to (one request: version and API key)."""
         scheme = conn.get("Scheme") or "http"
         host, port = _host(conn), conn.get("Port") or 9999
         cookie = conn.get("SessionCookie")
-        args = {"Scheme": scheme, "Host": host, "Port": port,
-                "Logger": _QuietLog(logger or log)}
+        signed = None
         if isinstance(cookie, dict) and cookie.get("Value"):
-            args["SessionCookie"] = {"Name": cookie.get("Name") or "session", "Value": cookie["Value"]}
+            signed = {"Name": cookie.get("Name") or "session", "Value": cookie["Value"]}
         where = f"{scheme}://{host}:{port}"
         try:
-            iface = _Interface(args, force_api_key=True)
+            iface = _Interface(f"{where}/graphql", signed, _QuietLog(logger or log))
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
             raise StashUnavailable(f"cannot reach Stash at {where} ({type(exc).__name__})") from exc
         except Exception as exc:

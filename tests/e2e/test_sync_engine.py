@@ -400,8 +400,13 @@ def test_stash_with_authentication(tmp_path):
         sid = emu.add_scene(title="Private", files=["/data/x.mp4"])
         with pytest.raises(ConfigError, match="rejected the plugin's session"):
             StashReader.from_server_connection(emu.server_connection(str(tmp_path), cookie="expired"))
+        emu.clear_requests()
         reader = StashReader.from_server_connection(emu.server_connection(str(tmp_path), host="0.0.0.0"))
+        # Issue 20: connecting is one request (version and API key), no schema introspection.
+        assert [r["fields"] for r in emu.requests] == [["version", "configuration"]], emu.requests
+        assert str(reader.version()).startswith("v")
         scene = reader.find_scenes([sid])[sid]
+        assert emu.requests[-1]["auth"] == "apikey", emu.requests[-1]  # outlives the session cookie
         assert reader.fetch_image(scene["paths"]["screenshot"]) == emu.image_bytes("scene", sid)
         assert reader.reachable_url("http://0.0.0.0:9999/scene/1/screenshot?t=5") == (
             "http://127.0.0.1:9999/scene/1/screenshot?t=5")
