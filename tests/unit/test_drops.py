@@ -11,6 +11,14 @@ from worker.database import open_db
 NOW_NS = 1_700_000_000_123_456_789
 
 
+@pytest.fixture
+def queue_file(tmp_path):
+    """(data folder, an open connection to its queue file)."""
+    conn = open_db(str(tmp_path))
+    yield str(tmp_path), conn
+    conn.close()
+
+
 def _inbox(conn):
     return conn.execute("SELECT scene_id, enqueued_at, reason FROM inbox ORDER BY scene_id").fetchall()
 
@@ -45,46 +53,34 @@ def test_files_that_are_not_drops_are_neither_work_nor_merged(tmp_path, name):
     assert not drops.waiting(str(tmp_path)) and drops.pending(str(tmp_path)) == []
 
 
-def test_merge_moves_every_drop_into_the_inbox_once_then_deletes_it(tmp_path):
-    data_dir = str(tmp_path)
-    conn = open_db(data_dir)
-    try:
-        drops.drop(data_dir, 5, "Scene.Update.Post", NOW_NS)
-        drops.drop(data_dir, 5, "Scene.Update.Post", NOW_NS + 10**9)  # a second save of the same scene
-        drops.drop(data_dir, 6, "Scene.Destroy.Post", NOW_NS)
-        assert QueueStore(conn).merge_hook_writes() == 3
-        assert _inbox(conn) == [(5, NOW_NS / 1e9 + 1, "Scene.Update.Post"), (6, NOW_NS / 1e9, "Scene.Destroy.Post")]
-        assert not drops.waiting(data_dir) and os.listdir(drops.drops_dir(data_dir)) == []
-        assert QueueStore(conn).merge_hook_writes() == 0
-    finally:
-        conn.close()
+def test_merge_moves_every_drop_into_the_inbox_once_then_deletes_it(queue_file):
+    data_dir, conn = queue_file
+    drops.drop(data_dir, 5, "Scene.Update.Post", NOW_NS)
+    drops.drop(data_dir, 5, "Scene.Update.Post", NOW_NS + 10**9)  # a second save of the same scene
+    drops.drop(data_dir, 6, "Scene.Destroy.Post", NOW_NS)
+    assert QueueStore(conn).merge_hook_writes() == 3
+    assert _inbox(conn) == [(5, NOW_NS / 1e9 + 1, "Scene.Update.Post"), (6, NOW_NS / 1e9, "Scene.Destroy.Post")]
+    assert not drops.waiting(data_dir) and os.listdir(drops.drops_dir(data_dir)) == []
+    assert QueueStore(conn).merge_hook_writes() == 0
 
 
-def test_a_crash_between_commit_and_delete_merges_again_harmlessly(tmp_path):
+def test_a_crash_between_commit_and_delete_merges_again_harmlessly(queue_file):
     """The rows are committed before the files go: merging the same drop twice keeps one row, its newest time."""
-    data_dir = str(tmp_path)
-    conn = open_db(data_dir)
-    try:
-        drops.drop(data_dir, 9, "Scene.Update.Post", NOW_NS)
-        kept = [path for path, _job in drops.pending(data_dir)]
-        conn.executemany(inbox.UPSERT_INBOX_SQL, [job for _p, job in drops.pending(data_dir)])  # the commit, no delete
-        assert drops.merge(conn, data_dir, inbox.UPSERT_INBOX_SQL) == 1
-        assert _inbox(conn) == [(9, NOW_NS / 1e9, "Scene.Update.Post")]
-        assert not any(os.path.exists(p) for p in kept)
-    finally:
-        conn.close()
+    data_dir, conn = queue_file
+    drops.drop(data_dir, 9, "Scene.Update.Post", NOW_NS)
+    kept = [path for path, _job in drops.pending(data_dir)]
+    conn.executemany(inbox.UPSERT_INBOX_SQL, [job for _p, job in drops.pending(data_dir)])  # the commit, no delete
+    assert drops.merge(conn, data_dir, inbox.UPSERT_INBOX_SQL) == 1
+    assert _inbox(conn) == [(9, NOW_NS / 1e9, "Scene.Update.Post")]
+    assert not any(os.path.exists(p) for p in kept)
 
 
-def test_a_drop_wakes_a_running_drainers_watch(tmp_path):
-    data_dir = str(tmp_path)
-    conn = open_db(data_dir)
-    try:
-        watch = inbox.InboxWatch(conn, data_dir)
-        assert not watch.arrived()
-        drops.drop(data_dir, 3, "Scene.Update.Post")
-        assert watch.arrived()
-    finally:
-        conn.close()
+def test_a_drop_wakes_a_running_drainers_watch(queue_file):
+    data_dir, conn = queue_file
+    watch = inbox.InboxWatch(conn, data_dir)
+    assert not watch.arrived()
+    drops.drop(data_dir, 3, "Scene.Update.Post")
+    assert watch.arrived()
 
 
 def test_a_folder_that_refuses_raises_os_error(tmp_path):
