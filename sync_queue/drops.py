@@ -8,10 +8,8 @@ every platform and needs no data block, so the job is all in the name
 tear, and two hooks never write the same file. The folder is fsynced after the create
 (POSIX), so a job whose hook answered survives a power cut.
 
-Whoever opens the queue file (the drainer every cycle, every task) merges the drops into
-the inbox table in one transaction and only then deletes them. A crash between the two
-merges them again: harmless, since the inbox keeps one row per scene with its newest
-time, and a re-sync of an unchanged scene sends Plex nothing.
+Whoever holds the queue file open merges the drops into the inbox and only then
+deletes them (sync_queue/hook_merge.py).
 """
 
 from __future__ import annotations
@@ -109,24 +107,3 @@ def waiting(data_dir: str) -> bool:
             return any(parse(entry.name) is not None for entry in entries)
     except OSError:
         return False
-
-
-def merge(conn, data_dir: str, upsert_sql: str) -> int:
-    """Move the drops into the inbox (conn in autocommit mode), then delete them; returns how many."""
-    found = pending(data_dir)
-    if not found:
-        return 0
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.executemany(upsert_sql, [job for _path, job in found])
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    for path, _job in found:
-        try:
-            os.remove(path)
-        except OSError:
-            pass  # merged by another process too, or held open: merging again is harmless
-    return len(found)

@@ -24,7 +24,7 @@ import time
 from dataclasses import replace
 from typing import Callable, Dict, List, Optional, Union
 
-from sync_queue import db, dead_letters, drops, inbox, retry_schedule, spool
+from sync_queue import db, dead_letters, drops, hook_merge, inbox, retry_schedule
 from sync_queue.dead_letters import DeadLetters
 from sync_queue.ready_queue import Job, ReadyQueue, job_from, merge
 from sync_queue.retry_schedule import RetrySchedule
@@ -104,8 +104,7 @@ class QueueStore:
 
     def merge_hook_writes(self, now: Optional[float] = None) -> int:
         """Move the hooks' drops (and an older version's spool) into the inbox; returns how many."""
-        merged = drops.merge(self.conn, self.data_dir, inbox.UPSERT_INBOX_SQL)
-        return merged + spool.merge(self.conn, self.data_dir, inbox.UPSERT_INBOX_SQL, now)
+        return hook_merge.merge(self.conn, self.data_dir, now)
 
     def _promote_inbox(self, now: float) -> int:
         rows = self.conn.execute(INBOX_BATCH_SQL, (self._promote_limit,)).fetchall()

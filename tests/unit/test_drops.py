@@ -70,7 +70,7 @@ def test_a_crash_between_commit_and_delete_merges_again_harmlessly(queue_file):
     drops.drop(data_dir, 9, "Scene.Update.Post", NOW_NS)
     kept = [path for path, _job in drops.pending(data_dir)]
     conn.executemany(inbox.UPSERT_INBOX_SQL, [job for _p, job in drops.pending(data_dir)])  # the commit, no delete
-    assert drops.merge(conn, data_dir, inbox.UPSERT_INBOX_SQL) == 1
+    assert QueueStore(conn).merge_hook_writes() == 1
     assert _inbox(conn) == [(9, NOW_NS / 1e9, "Scene.Update.Post")]
     assert not any(os.path.exists(p) for p in kept)
 

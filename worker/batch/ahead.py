@@ -17,7 +17,8 @@ sync state) is never taken ahead: the batch reads that from SQLite when it runs.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from concurrent.futures import Future
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 log = logging.getLogger("stash2plex.sync")
@@ -26,12 +27,15 @@ Found = Dict[int, dict]
 
 
 class ReadAhead:
-    """At most one read in flight; one per SceneSyncer."""
+    """At most one read in flight; one per SceneSyncer.
+
+    Each read runs on a daemon thread of its own: nothing lingers after a syncer is
+    dropped, and a drainer that exits never waits for a read nobody will use.
+    """
 
     def __init__(self, find_scenes: Callable[[List[int]], Found], clock: Callable[[], float]):
         self.find_scenes = find_scenes
         self.clock = clock
-        self._pool: Optional[ThreadPoolExecutor] = None
         self._ahead: Optional[Tuple[frozenset, float, Future]] = None
         self.used = 0  # batches served from a read taken ahead (bench and logs)
 
@@ -41,10 +45,17 @@ class ReadAhead:
         if not wanted:
             self._ahead = None
             return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stash2plex-read")
         read_at = self.clock()  # before the request leaves: Stash is at least this fresh
-        self._ahead = (wanted, read_at, self._pool.submit(self.find_scenes, sorted(wanted)))
+        future: Future = Future()
+
+        def read() -> None:
+            try:
+                future.set_result(self.find_scenes(sorted(wanted)))
+            except BaseException as exc:  # handed to take(), which falls back to the batch's own read
+                future.set_exception(exc)
+
+        threading.Thread(target=read, name="stash2plex-read", daemon=True).start()
+        self._ahead = (wanted, read_at, future)
 
     def take(self, ids: Sequence[int], read_after: Optional[float]) -> Optional[Tuple[Found, float]]:
         """The scenes read ahead and when, if that read may stand for these ids; else None."""
@@ -64,6 +75,3 @@ class ReadAhead:
 
     def close(self) -> None:
         self._ahead = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-            self._pool = None
