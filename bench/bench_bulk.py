@@ -84,6 +84,9 @@ def pair(table: Table, n: int, latency_ms: float) -> None:
 
 def peak_memory(table: Table, n: int) -> None:
     """Peak RSS of a process that runs the engine's first sync of n scenes (emulators elsewhere)."""
+    if os.name == "nt":  # neither /proc nor getrusage: say so rather than sync for nothing
+        table.row(f"peak memory, first sync of {n} scenes", "not measured on Windows (no VmHWM, no getrusage)")
+        return
     out = subprocess.run([sys.executable, "-m", "bench.bench_bulk", "--child-memory", str(n)],
                          capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     lines = [l for l in out.stdout.splitlines() if l.startswith("peak")]
@@ -111,10 +114,13 @@ def peak_rss() -> int:
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    import resource
+    if os.name == "nt":
+        raise OSError("no peak memory figure on Windows")
+    else:
+        import resource  # POSIX only, imported only there
 
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
 
 
 def _child_memory(n: int) -> None:
