@@ -73,6 +73,8 @@ def connect(settings, conn: sqlite3.Connection, session: Optional[requests.Sessi
     settings.require_plex()
     _use_identity(client_identifier(conn))
     session = tls.apply_verify(session or tls.PlexSession(), settings)
+    if isinstance(session, tls.PlexSession):
+        session.limit_in_flight(settings.plex_concurrency)
     return _open_server(settings, session)
 
 

@@ -18,6 +18,7 @@ from typing import Optional, Union
 import requests
 
 from errors.kinds import ConfigError
+from plex.in_flight import InFlightGate
 from validation.http_environment import EnvironmentOnce
 from validation.settings import SETTINGS_PAGE
 
@@ -43,8 +44,20 @@ class PlexSession(EnvironmentOnce):
     requests lets those environment variables replace a session-level `verify` (only a
     per-request one beats them), and plexapi sends every request through the session
     without one. Many Docker images set them, so plex_ca_bundle would be ignored there.
-    The environment's proxies and netrc are read once per server (EnvironmentOnce).
+    The environment's proxies and netrc are read once per server (EnvironmentOnce), and
+    at most `limit_in_flight` requests are in flight at once (in_flight.py).
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._gate = InFlightGate()
+
+    def limit_in_flight(self, limit: int) -> None:
+        self._gate.set_limit(limit)
+
+    def send(self, request, **kwargs):
+        with self._gate.held():
+            return super().send(request, **kwargs)
 
     def merge_environment_settings(self, url, proxies, stream, verify, cert):
         merged = super().merge_environment_settings(url, proxies, stream, verify, cert)

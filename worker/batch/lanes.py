@@ -1,9 +1,14 @@
-"""Lanes: the per-item requests of a batch, a few items at a time (EDIT_THREADS).
+"""Lanes: the per-item work of a batch, a few items at a time.
 
-An item's requests are sequential and mostly wait on Plex, so up to EDIT_THREADS items
-are in flight at once: the request count is the same, only the waiting on Plex
-overlaps. Work on one Plex item goes in one lane, in batch order, so two edits of one
-item never overlap.
+An item's requests are sequential and mostly wait on Plex, so several items are worked
+on at once: the request count is the same, only the waiting overlaps. Work on one Plex
+item goes in one lane, in batch order, so two edits of one item never overlap.
+
+There are twice as many lanes at work as Plex requests allowed in flight
+(plex_concurrency, kept by the Plex session: plex/in_flight.py). Each item also has
+work of its own between its Plex requests (its image fetched from Stash, its plan,
+Plex's answers parsed), and with the spare lanes that work goes on while the allowed
+requests wait on Plex, instead of leaving a request slot idle.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from worker.batch.scene import BatchScene, Match
 # on Plex in turn; a few in parallel hide that wait without hammering the server. The
 # default of the setting plex_concurrency (1-4), which the drainer and tasks pass in.
 EDIT_THREADS = 4
+LANES_PER_REQUEST = 2  # lanes at work per Plex request allowed in flight
 
 T = TypeVar("T")
 Lane = List[Tuple[BatchScene, Match]]

@@ -32,7 +32,7 @@ from worker.batch.ahead import ReadAhead
 from worker.batch.apply import ItemSender
 from worker.batch.connection import PlexConnection
 from worker.batch.gone import GoneScenes
-from worker.batch.lanes import EDIT_THREADS, lanes_by_item, run_lanes
+from worker.batch.lanes import EDIT_THREADS, LANES_PER_REQUEST, lanes_by_item, run_lanes
 from worker.batch.match import Items, Matcher, lookup, unchanged
 from worker.batch.read import read_scenes
 from worker.batch.record import Done, Recorder
@@ -149,6 +149,6 @@ class SceneSyncer:
             return self.sender.send_one(scene, target, items[int(target[1])], retry, stop)
 
         done: Dict[int, Done] = {s.scene_id: [] for s in scenes}
-        for scene, target, outcome in run_lanes(send, lanes_by_item(scenes), self.edit_threads):
+        for scene, target, outcome in run_lanes(send, lanes_by_item(scenes), self.edit_threads * LANES_PER_REQUEST):
             done[scene.scene_id].append((target, self.recorder.sent(scene, target, outcome)))
         return {s.scene_id: self.recorder.finished(s, done[s.scene_id], read_at) for s in scenes}
