@@ -9,7 +9,8 @@ gives each such collection its group's or studio's poster, background and summar
 - nothing at all when every collection already holds what its Stash object shows: the
   image URLs carry Stash's update time (`?t=`), so the same URL means the same bytes
   (a batch of unchanged scenes stays at zero Plex requests, DESIGN promise 2);
-- otherwise one listing of the library's collections, one fetch per changed image, an
+- otherwise the collections' Plex objects (a library is listed in full once per
+  drainer; a few new titles later are looked up by title, plex/collections.py), one fetch per changed image, an
   upload only when the bytes' sha256 differs from the one Plex accepted last, and one
   PUT for the summary and the locks. The changed collections are written a few at a
   time (plex_concurrency, as the batch's lanes, which are done by then): a first sync
@@ -30,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, Iterable, List, Optional, Tuple, TypeVar
 
 from mapping.collection_art import Art, Source
-from plex.collections import collections_by_title, set_summary_and_locks, upload_image
+from plex.collections import KnownCollections, set_summary_and_locks, upload_image
 from sync_queue.collection_art import ArtState, CollectionArt, Key
 from worker.quick_retry import QuickRetry
 
@@ -59,6 +60,7 @@ class CollectionArtPass:
         self.store = CollectionArt(conn, clock)
         self.db_lock = db_lock
         self.uploads = 0  # since this syncer started (bench and logs)
+        self.known = KnownCollections()
 
     def run(self, reached: Iterable[Tuple[str, Source]], retry: QuickRetry) -> int:
         """Bring the collections of (section id, source) pairs in step; returns uploads."""
@@ -79,6 +81,7 @@ class CollectionArtPass:
                 return self._write(key, src, art, state, collection, retry)
             except Exception as exc:  # never a scene's failure: the next run tries again
                 failed.set()
+                self.known.forget(key[0])  # it may be gone from Plex: list the library again next time
                 log.warning("collection %r (Stash %s): artwork not updated (%s: %s); "
                             "it is tried again on the next sync", key[1], src.label,
                             type(exc).__name__, exc)
@@ -89,22 +92,23 @@ class CollectionArtPass:
         return done
 
     def _found(self, todo: List[Todo], retry: QuickRetry) -> List[Tuple[Todo, object]]:
-        """Each changed collection with its Plex collection: one listing per library."""
-        listed: Dict[str, Dict[str, object]] = {}
+        """Each changed collection with its Plex collection (KnownCollections: no listing per batch)."""
         sections = {str(s.key): s for s in self.plex.sections()}
-        found = []
+        by_section: Dict[str, List[Todo]] = {}
         for entry in todo:
-            key = entry[0]
-            section = sections.get(key[0])
+            by_section.setdefault(entry[0][0], []).append(entry)
+        found = []
+        for section_key, entries in by_section.items():
+            section = sections.get(section_key)
             if section is None:
                 continue  # no longer a synced library
-            if key[0] not in listed:
-                listed[key[0]] = retry(collections_by_title, section)
-            collection = listed[key[0]].get(key[1].casefold())
-            if collection is None:
-                log.debug("collection %r is not in library %s yet; next run", key[1], section.title)
-                continue
-            found.append((entry, collection))
+            have = self.known.find(section, [entry[0][1] for entry in entries], retry)
+            for entry in entries:
+                collection = have.get(entry[0][1].casefold())
+                if collection is None:
+                    log.debug("collection %r is not in library %s yet; next run", entry[0][1], section.title)
+                    continue
+                found.append((entry, collection))
         return found
 
     def _changed(self, wanted: Dict[Key, Source]) -> List[Todo]:

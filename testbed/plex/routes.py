@@ -137,17 +137,20 @@ class PlexRoutes:
             section = self.store.section(sid)
             extra = xml.meta(section) if req.query.get("includeMeta") == "1" else ""
             if query.type == 18:
-                return self.collections(req, sid)
+                return self.collections(req, sid, query)
             found = self.store.listing(sid, query)
             page = found[start:] if size is None else found[start:start + size]
             body = self.renderer.listing(section, page, len(found), start, extra)
         return Response(body=body)
 
-    def collections(self, req: Request, sid: str) -> Response:
+    def collections(self, req: Request, sid: str, query=None) -> Response:
+        """A section's collections; filters such as `title=` (contains, any case) apply to them too."""
         with self.store.lock:
             section = self.store.section(sid)
             listed = self.store.collection_objects.listed(
                 section.id, self.store.collections(sid), self.store.now())
+            if query is not None:
+                listed = [(c, n) for c, n in listed if query.matches(c)]
             return Response(body=xml.collections(section, listed))
 
     def tag_choices(self, req: Request, sid: str, kind: str) -> Response:

@@ -140,3 +140,33 @@ def test_a_failing_collection_never_fails_a_scene_and_is_done_next_run(plugin_en
         _sha(env.stash.image_bytes("group", front))
     assert env.plex.collection(env.section, "Lighthouse Pictures")["poster_sha256"] == \
         _sha(env.stash.image_bytes("studio", studio))
+
+
+def _collection_listings(env):
+    """The requests that list a library's collections: (in full, by title)."""
+    lists = [r for r in env.plex.requests if r["method"] == "GET" and r["path"].endswith("/all")
+             and r["query"].get("type") == "18"]
+    return (sum(1 for r in lists if "title" not in r["query"]),
+            sorted(r["query"]["title"] for r in lists if "title" in r["query"]))
+
+
+def test_new_collections_in_later_batches_do_not_list_the_library_again(plugin_env):
+    env = plugin_env
+    stash = env.stash
+    first_studios = [stash.add_studio("Early Studio %d" % i) for i in range(6)]
+    for sid in first_studios:
+        stash.set_image("studio", sid, jpeg.placeholder("early logo %d" % sid))
+    late = stash.add_studio("Late Studio")
+    stash.set_image("studio", late, jpeg.placeholder("late logo"))
+    # One batch (50 scenes) meets six studios; the next batch meets one more.
+    early = [_scene(env, "early-%02d" % i, studio_id=first_studios[i % 6]) for i in range(50)]
+    later = [_scene(env, "late-%d" % i, studio_id=late) for i in range(3)]
+    assert max(early) < min(later)  # queued, and so synced, in this order
+    env.plex.reset_log()
+
+    assert env.ok_task("Sync All Scenes")["synced"] == 53
+    assert env.plex.collection(env.section, "Late Studio")["poster_sha256"] == \
+        _sha(env.stash.image_bytes("studio", late))
+    in_full, by_title = _collection_listings(env)
+    assert in_full == 1, "the library's collections were listed in full %d times" % in_full
+    assert by_title == ["Late Studio"]
