@@ -79,7 +79,8 @@ def find_scenes(_root: Any, info: Any, filter: Any = None, scene_filter: Any = N
     if wanted:
         # Stash's FindMany: filter and paging are ignored, order follows the ids, and
         # one missing id fails the whole query.
-        found = {s["id"]: s for s in store.all_scenes() if s["id"] in set(wanted)}
+        # Looked up by id, as Stash's FindMany does: the cost follows the ids asked, not the library.
+        found = {sid: scene for sid in set(wanted) for scene in (store.scene(sid),) if scene is not None}
         scenes = []
         for sid in wanted:
             if sid not in found:
