@@ -6,13 +6,31 @@ work in this process that other threads do while requests wait on Plex. So the b
 kept where every Plex request passes, the session: a place is taken when a request is
 sent and given back once its answer has been read. A redirect followed inside a request
 is the same exchange and takes no second place (at a limit of 1 it would wait forever).
+
+A request may wait for its place while the work it belongs to is called off (Plex
+answered another request with a 503): `check_when_placed` lets the caller cancel it
+then, before anything reaches Plex, so the bound on requests during an outage is the
+limit, not the number of threads.
 """
 
 from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator, Optional
+
+_checks = threading.local()  # this thread's check_when_placed
+
+
+@contextmanager
+def check_when_placed(check: Callable[[], None]) -> Iterator[None]:
+    """While inside, each request of this thread calls `check` once it has its place; it raises to cancel."""
+    before: Optional[Callable[[], None]] = getattr(_checks, "check", None)
+    _checks.check = check
+    try:
+        yield
+    finally:
+        _checks.check = before
 
 
 class InFlightGate:
@@ -40,6 +58,9 @@ class InFlightGate:
         with places:
             self._mine.depth = 1
             try:
+                check = getattr(_checks, "check", None)
+                if check is not None:
+                    check()
                 yield
             finally:
                 self._mine.depth = 0

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from plex.in_flight import InFlightGate
+from plex.in_flight import InFlightGate, check_when_placed
 
 
 def _most_at_once(gate: InFlightGate, threads: int) -> int:
@@ -57,3 +57,30 @@ def test_a_redirect_inside_a_request_takes_no_second_place():
     worker.start()
     worker.join(timeout=10)
     assert done == [True, True]
+
+
+def test_a_request_called_off_while_it_waited_is_not_sent():
+    gate = InFlightGate(1)
+    called_off = threading.Event()
+    sent = []
+
+    def check():
+        if called_off.is_set():
+            raise RuntimeError("the batch stopped")
+
+    def waiting_request():
+        with check_when_placed(check):
+            try:
+                with gate.held():
+                    sent.append("late")
+            except RuntimeError as exc:
+                sent.append(str(exc))
+
+    with gate.held():  # the one place is taken; the other request waits for it
+        waiter = threading.Thread(target=waiting_request, daemon=True)
+        waiter.start()
+        called_off.set()
+    waiter.join(timeout=10)
+    assert sent == ["the batch stopped"]
+    with gate.held():  # its place was given back
+        pass

@@ -21,6 +21,7 @@ from errors.kinds import NotFoundYet
 from mapping.letterbox import letterbox
 from mapping.plan import EditPlan
 from plex.apply import Applied, apply_plan
+from plex.in_flight import check_when_placed
 from plex.index import PathIndex
 from sync_queue.sync_state import SyncState
 from validation.privacy import show_path
@@ -63,8 +64,14 @@ class ItemSender:
             # Every further request would meet the same 503, 429 or timeout, and the
             # breaker only sees the batch's results: leave the rest to the queue.
             return not_sent(cause)
+        def called_off() -> None:  # a request that waited for its turn on Plex (plex/in_flight.py)
+            cause = stop.cause()
+            if cause is not None:
+                raise not_sent(cause)
+
         try:
-            return self._send(scene, target, item, retry)
+            with check_when_placed(called_off):
+                return self._send(scene, target, item, retry)
         except NotFound:
             # Deleted (or re-added under a new key) since the multi-get: look again on
             # the next attempt, with the key gone from the index; never a dead letter.
