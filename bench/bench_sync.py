@@ -38,11 +38,12 @@ from stash.client import StashReader
 from worker.database import open_db
 from testbed.layout import PATH_MAP, PLEX_PREFIX, SECTION, STASH_PREFIX
 from validation.settings import Settings
+from worker.batch import BATCH_SIZE
 from worker.batch.lanes import EDIT_THREADS
 from worker.batch.syncer import SceneSyncer
 
 TOKEN = "bench-token"
-BATCH = 50  # the SyncWorker's default batch size
+BATCH = BATCH_SIZE  # the SyncWorker's default batch size
 SEED_PAGE = 1000  # file paths handed from the Stash emulator to the Plex one per call
 
 

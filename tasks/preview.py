@@ -14,9 +14,10 @@ from typing import Any, Dict, List, Optional
 from tasks.context import TaskContext
 from tasks.foreground_drain import check_plex
 from tasks.operations import scene_id_arg
+from worker.batch import BATCH_SIZE
 from worker.batch.preview import preview_batch
 
-PREVIEW_BATCH = 50  # scenes per Stash read, as the worker's batch
+PREVIEW_BATCH = BATCH_SIZE  # scenes per Stash read, as the worker's batch
 SAMPLE_SIZE = 10
 
 

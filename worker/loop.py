@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from sync_queue.store import Job, QueueStore
 from errors.kinds import ErrorKind, SyncError
+from worker.batch import BATCH_SIZE
 from worker.breaker import CircuitBreaker
 from worker.classify import classify, describe, server_unavailable
 from worker.live_settings import LiveSettings, Refresh, SyncBatch
@@ -47,7 +48,7 @@ class SyncWorker(threading.Thread):
         self, store: QueueStore, breaker: CircuitBreaker, settings: Any, sync_batch: SyncBatch, *,
         state_lookup: Optional[StateLookup] = None, clock: Callable[[], float] = time.time,
         rng: Optional[random.Random] = None, wait: Optional[Callable[[float], object]] = None,
-        batch_size: int = 50, idle_grace: Optional[float] = 3.0, retry_horizon: Optional[float] = None,
+        batch_size: int = BATCH_SIZE, idle_grace: Optional[float] = 3.0, retry_horizon: Optional[float] = None,
         on_progress: Optional[Callable[[int, int, dict], None]] = None,
         on_beat: Optional[Callable[[], None]] = None, settings_hash: Optional[str] = None,
         refresh: Optional[Refresh] = None, on_settings_changed: Optional[Callable[[Any, Any], None]] = None,

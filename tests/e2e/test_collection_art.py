@@ -13,6 +13,7 @@ import io
 from PIL import Image
 
 from testbed.stash import jpeg
+from worker.batch import BATCH_SIZE
 
 UPLOAD_PATHS = ("/posters", "/arts")
 
@@ -158,13 +159,13 @@ def test_new_collections_in_later_batches_do_not_list_the_library_again(plugin_e
         stash.set_image("studio", sid, jpeg.placeholder("early logo %d" % sid))
     late = stash.add_studio("Late Studio")
     stash.set_image("studio", late, jpeg.placeholder("late logo"))
-    # One batch (50 scenes) meets six studios; the next batch meets one more.
-    early = [_scene(env, "early-%02d" % i, studio_id=first_studios[i % 6]) for i in range(50)]
+    # One batch meets six studios; the next batch meets one more.
+    early = [_scene(env, "early-%03d" % i, studio_id=first_studios[i % 6]) for i in range(BATCH_SIZE)]
     later = [_scene(env, "late-%d" % i, studio_id=late) for i in range(3)]
     assert max(early) < min(later)  # queued, and so synced, in this order
     env.plex.reset_log()
 
-    assert env.ok_task("Sync All Scenes")["synced"] == 53
+    assert env.ok_task("Sync All Scenes")["synced"] == BATCH_SIZE + 3
     assert env.plex.collection(env.section, "Late Studio")["poster_sha256"] == \
         _sha(env.stash.image_bytes("studio", late))
     in_full, by_title = _collection_listings(env)

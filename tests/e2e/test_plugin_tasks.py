@@ -12,21 +12,23 @@ from plexapi.server import PlexServer
 
 from testbed.runner import load_manifest
 from tests.e2e.conftest import ROOT, STASH_PREFIX, summary_logged, wait_until
+from worker.batch import BATCH_SIZE
 
 BREAKER_STATES = {"closed", "open", "half_open"}
 
 
 def test_process_queue_progress_moves_forward_to_one(plugin_env):
     env = plugin_env
-    scene_ids = env.seed(60)
+    count = 2 * BATCH_SIZE + 10  # progress moves once per batch: three batches
+    scene_ids = env.seed(count)
     env.queue_directly(scene_ids)
-    assert env.status()["pending"] == 60
+    assert env.status()["pending"] == count
 
     result = env.task("Process Queue")
 
     assert result.error is None, result.error
     output = result.output
-    assert output["synced"] == 60 and output["counts"]["pending"] == 0
+    assert output["synced"] == count and output["counts"]["pending"] == 0
     progress = result.progress
     assert len(progress) >= 4, progress
     assert all(a < b for a, b in zip(progress, progress[1:])), progress
@@ -216,7 +218,7 @@ def test_secrets_stay_out_of_outputs_logs_and_files(plugin_env):
 def test_process_queue_returns_when_plex_goes_down_mid_run(plugin_env):
     env = plugin_env
     env.configure(breaker_recovery_start=1, breaker_recovery_cap=2, retry_base_seconds=1, retry_cap_seconds=2)
-    scene_ids = env.seed(100)  # two batches of 50: Plex goes down after the first
+    scene_ids = env.seed(2 * BATCH_SIZE)  # two batches: Plex goes down after the first
     env.queue_directly(scene_ids)
     handle = env.runner.start_task("Process Queue")
     wait_until(lambda: any(p > 0 for p in handle.progress) or not handle.running(), 60, "the first batch",
@@ -230,6 +232,6 @@ def test_process_queue_returns_when_plex_goes_down_mid_run(plugin_env):
     assert "stopped answering" in result.error and "kept" in result.error, result.error
     synced = sum(1 for sid in scene_ids if env.plex_title(sid) == env.expected_title(sid))
     left = env.rows("SELECT count(*) FROM retry_schedule")[0][0] + env.status()["pending"]
-    assert 0 < synced < 100 and synced + left >= 100
+    assert 0 < synced < len(scene_ids) and synced + left >= len(scene_ids)
     env.plex.come_up()
     wait_until(lambda: env.in_step(scene_ids), 60, "the background drainer to finish once Plex is back")

@@ -22,10 +22,11 @@ import pytest
 
 from sync_queue import inbox
 from tests.reliability.conftest import wait_until
+from worker.batch import BATCH_SIZE
 from worker.batch.lanes import EDIT_THREADS
 
-SCENES = 80
-BATCH = 50  # worker.loop batch size: one batch may be in flight when trouble starts
+SCENES = BATCH_SIZE + 30  # more than one batch, so work is still queued when trouble starts
+BATCH = BATCH_SIZE  # one batch may be in flight when trouble starts
 
 
 def _start_sync(tb, min_edits: int = 15) -> None:
