@@ -64,6 +64,7 @@ class ItemSender:
             # Every further request would meet the same 503, 429 or timeout, and the
             # breaker only sees the batch's results: leave the rest to the queue.
             return not_sent(cause)
+
         def called_off() -> None:  # a request that waited for its turn on Plex (plex/in_flight.py)
             cause = stop.cause()
             if cause is not None:
