@@ -78,13 +78,14 @@ def upload_image(item, kind: str, data: bytes) -> None:
     upload(filepath=io.BytesIO(data))
 
 
-def _direct(fn: Callable, *args, idempotent: bool = True):
+def direct_call(fn: Callable, *args, idempotent: bool = True):
+    """Run one request as it is: the default where a caller passes no retry policy."""
     return fn(*args)
 
 
 def apply_plan(item, plan: EditPlan, poster: Optional[bytes] = None, background: Optional[bytes] = None,
                poster_hash: Optional[str] = None, art_hash: Optional[str] = None,
-               call: Callable = _direct,
+               call: Callable = direct_call,
                on_uploaded: Optional[Callable[[str, str], None]] = None) -> Applied:
     """Upload images, then send the one batched edit, then the rating.
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict, Iterable, Optional
 
-from plex.apply import upload_image
+from plex.apply import direct_call, upload_image
 
 __all__ = ["KnownCollections", "collections_by_title", "upload_image", "set_summary_and_locks"]
 
@@ -34,10 +34,6 @@ def collection_titled(section, title: str) -> Optional[object]:
     return next((c for c in section.collections(title=title) if str(c.title).casefold() == wanted), None)
 
 
-def _direct(fn: Callable, *args):
-    return fn(*args)
-
-
 class KnownCollections:
     """The collections found so far, per library: a library is listed in full once, not every batch.
 
@@ -52,7 +48,7 @@ class KnownCollections:
     def __init__(self) -> None:
         self._known: Dict[str, Dict[str, object]] = {}
 
-    def find(self, section, titles: Iterable[str], call: Callable = _direct) -> Dict[str, object]:
+    def find(self, section, titles: Iterable[str], call: Callable = direct_call) -> Dict[str, object]:
         """Casefolded title -> collection, for each of `titles` the library has.
 
         `call(fn, *args)` runs each request (the caller's retry policy).

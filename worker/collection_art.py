@@ -10,9 +10,9 @@ gives each such collection its group's or studio's poster, background and summar
   image URLs carry Stash's update time (`?t=`), so the same URL means the same bytes
   (a batch of unchanged scenes stays at zero Plex requests, DESIGN promise 2);
 - otherwise the collections' Plex objects (a library is listed in full once per
-  drainer; a few new titles later are looked up by title, plex/collections.py), one fetch per changed image, an
-  upload only when the bytes' sha256 differs from the one Plex accepted last, and one
-  PUT for the summary and the locks. The changed collections are written a few at a
+  drainer, a few new titles later looked up by title: plex/collections.py), one fetch
+  per changed image, an upload only when the bytes' sha256 differs from the one Plex
+  accepted last, and one PUT for the summary and the locks. The changed collections are written a few at a
   time (plex_concurrency, as the batch's lanes, which are done by then): a first sync
   reaches many new collections, each a few requests that mostly wait on Plex.
 
