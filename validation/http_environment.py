@@ -9,7 +9,8 @@ it runs, so `EnvironmentOnce` reads the same settings with requests' own functio
 per scheme and host (and per `no_proxy` a caller passes), and hands requests the answer
 with `trust_env` off. What a request ends up with (proxy, CA bundle, netrc login, on
 redirects too) is what requests itself would give it; tests/unit/test_http_environment.py
-holds the two equal.
+holds the two equal. A plain call (plain_request.py) is also prepared without requests'
+general-purpose preparation, to the same PreparedRequest.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from urllib.parse import urlsplit
 import requests
 from requests.utils import get_environ_proxies, get_netrc_auth
 
+from validation.plain_request import PlainPreparer
+
 _Key = Tuple[str, str, Optional[str]]
 
 
@@ -33,6 +36,17 @@ class EnvironmentOnce(requests.Session):
         self.trust_env = False  # read below, once per server, with requests' own functions
         self._found: Dict[_Key, Tuple[dict, Any]] = {}
         self._found_lock = threading.Lock()
+        self._plain = PlainPreparer()
+
+    def request(self, method, url, *args, **kwargs):
+        """requests' Session.request; a plain call skips straight to sending the same PreparedRequest."""
+        prep = None if args else self._plain.prepare(self, method, url, kwargs)
+        if prep is None or self._environment(url)[1] is not None:  # a netrc login: requests adds it
+            return super().request(method, url, *args, **kwargs)
+        settings = self.merge_environment_settings(prep.url, {}, kwargs.get("stream"), kwargs.get("verify"),
+                                                   kwargs.get("cert"))
+        return self.send(prep, timeout=kwargs.get("timeout"), allow_redirects=kwargs.get("allow_redirects", True),
+                         **settings)
 
     def _environment(self, url: str, no_proxy: Optional[str] = None) -> Tuple[dict, Any]:
         """(the environment's proxies for this URL, its netrc login), read once per server."""
