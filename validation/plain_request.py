@@ -2,13 +2,13 @@
 
 A first sync is bound by the drainer's CPU, and most of it goes to the HTTP client:
 for each of a scene's four requests, requests re-parses and re-encodes the URL twice
-(for a Plex edit, a URL of about a kilobyte, byte by byte), copies the cookie jar,
-merges settings and builds a Request before it builds the PreparedRequest it sends.
-The drainer's requests are nearly always plain: a URL that plexapi or the plugin
-already encoded, no params, files, auth, cookies or proxies, a body of bytes or none.
+(for a Plex edit, a URL of about a kilobyte, byte by byte), merges settings and builds
+a Request before it builds the PreparedRequest it sends. The drainer's requests are
+nearly always plain: a URL that plexapi or the plugin already encoded, no params,
+files, auth, cookies or proxies of its own, a body of bytes or none.
 
-`prepare_plain` builds that PreparedRequest directly, with requests' own methods for
-headers, body and hooks, and only when requests' own preparation would give the same
+`PlainPreparer` builds that PreparedRequest directly, with requests' own methods for
+headers, cookies, body and hooks, and only when requests' own preparation would give the same
 request: a URL that its parsing and requoting leave as it is (apart from `[`/`]` in a
 query, which it always escapes, and so does this), a scheme and host that requests
 itself left unchanged (checked once per server). Anything else returns None and takes
@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Optional
 
-from requests.cookies import RequestsCookieJar
+from requests.cookies import RequestsCookieJar, merge_cookies
 from requests.models import PreparedRequest
 from requests.structures import CaseInsensitiveDict
 
@@ -59,14 +59,14 @@ class PlainPreparer:
         """What `session.prepare_request` would build for `session.request(method, url, **kwargs)`.
 
         None when the call is not plain: an argument other than data, headers and the
-        send settings, a body other than bytes, a session with auth, params or cookies.
+        send settings, a body other than bytes, a session with auth or params.
         """
         if any(value is not None for name, value in kwargs.items() if name not in _PLAIN_ARGUMENTS):
             return None
         data = kwargs.get("data")
         if not (data is None or isinstance(data, bytes)) or not isinstance(url, str):
             return None
-        if session.auth or session.params or len(session.cookies):
+        if session.auth or session.params:
             return None
         sent_url = self.url(url)
         if sent_url is None:
@@ -79,7 +79,7 @@ class PlainPreparer:
         prep.prepare_method(method)
         prep.url = sent_url
         prep.prepare_headers(headers)
-        prep._cookies = RequestsCookieJar()  # requests keeps the merged jar for redirects: empty here
+        prep.prepare_cookies(merge_cookies(RequestsCookieJar(), session.cookies))  # a copy, as requests makes
         prep.prepare_body(data or {}, None, None)
         prep.prepare_hooks(session.hooks)
         return prep

@@ -98,7 +98,7 @@ def test_a_plain_call_is_prepared_field_by_field_as_requests_prepares_it(method,
     mine = PlainPreparer().prepare(session, method, url, {"data": data, "headers": headers, "timeout": 5})
     assert (mine.method, mine.url, dict(mine.headers), mine.body) == \
         (theirs.method, theirs.url, dict(theirs.headers), theirs.body)
-    assert mine.hooks == theirs.hooks and len(mine._cookies) == len(theirs._cookies) == 0
+    assert mine.hooks == theirs.hooks and "Cookie" not in mine.headers and len(mine._cookies) == 0
 
 
 @pytest.mark.parametrize("kwargs", [{"params": {"a": "1"}}, {"json": {}}, {"files": {"f": b"x"}},
@@ -108,12 +108,24 @@ def test_calls_that_are_not_plain_are_left_to_requests(kwargs):
     assert PlainPreparer().prepare(_session(), "PUT", REALISTIC[1], kwargs) is None
 
 
-def test_a_session_with_cookies_or_auth_is_left_to_requests():
-    with_cookie, with_auth = _session(), _session()
-    with_cookie.cookies.set("session", "abc")
+def test_a_session_with_auth_or_params_is_left_to_requests():
+    with_auth, with_params = _session(), _session()
     with_auth.auth = ("u", "p")
-    for session in (with_cookie, with_auth):
+    with_params.params = {"a": "1"}
+    for session in (with_auth, with_params):
         assert PlainPreparer().prepare(session, "GET", REALISTIC[1], {}) is None
+
+
+def test_the_session_cookie_is_sent_as_requests_sends_it():
+    session = _session()
+    session.cookies.update({"session": "abc"})  # as stash/client.py signs in: any host
+    session.cookies.set("elsewhere", "no", domain="other.example", path="/")
+    url = REALISTIC[4]
+    theirs = session.prepare_request(requests.Request("GET", url, data={}))
+    mine = PlainPreparer().prepare(session, "GET", url, {"timeout": 5, "allow_redirects": False})
+    assert mine.headers["Cookie"] == theirs.headers["Cookie"] == "session=abc"
+    assert sorted(c.name for c in mine._cookies) == sorted(c.name for c in theirs._cookies)
+    assert mine._cookies is not session.cookies  # a copy, as requests makes
 
 
 class _Echo(BaseHTTPRequestHandler):
