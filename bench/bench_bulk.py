@@ -5,9 +5,10 @@
 The floor is a plain sequential plexapi loop: one listing of the library to find each
 file's item, then per scene exactly one batched edit (title, summary) and one poster
 upload of the scene's screenshot fetched from Stash, one request after the other. The
-engine is the real SceneSyncer in batches of 50 (what the drainer and Sync All run),
-with plex_concurrency at its default. Each pair runs on freshly seeded emulators in
-their own processes; floor and engine alternate, so both see the same machine.
+engine is the real SceneSyncer in batches of BATCH_SIZE (100: what the drainer and Sync
+All run), with plex_concurrency at its default. Each pair runs on freshly seeded
+emulators in their own processes; floor and engine alternate, so both see the same
+machine.
 
 The memory figure is the peak resident set of a fresh process that runs only the
 engine's first sync (the emulators, and their imports, live in their own processes),
