@@ -8,10 +8,10 @@ nearly always plain: a URL that plexapi or the plugin already encoded, no params
 files, auth, cookies or proxies of its own, a body of bytes or none.
 
 `PlainPreparer` builds that PreparedRequest directly, with requests' own methods for
-headers, cookies, body and hooks, and only when requests' own preparation would give the same
-request: a URL that its parsing and requoting leave as it is (apart from `[`/`]` in a
-query, which it always escapes, and so does this), a scheme and host that requests
-itself left unchanged (checked once per server). Anything else returns None and takes
+headers, cookies, body and hooks, and only when requests' own preparation would give
+the same request: a URL that its parsing and requoting leave as it is (apart from
+`[`/`]` in a query, which it always escapes, and so does this), a scheme and host that
+requests itself left unchanged (checked once per server). Anything else returns None and takes
 requests' own path. Sending is unchanged: Session.send, the adapter, redirects, hooks,
 timeouts and errors are requests' own. tests/unit/test_plain_request.py holds the two
 equal, URL by URL and field by field.
@@ -31,9 +31,10 @@ from requests.structures import CaseInsensitiveDict
 _ESCAPE = r"%(?!3[0-9]|4[1-9A-F]|5[0-9AF]|6[1-9A-F]|7[0-9AE]|2[DE])[0-9A-F]{2}"
 _PATH = r"/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|" + _ESCAPE + r")*"
 _QUERY = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?\[\]]|" + _ESCAPE + r")+"  # "x?" is sent as "x"
+_PLAIN_URL = re.compile(r"(https?://[^/?#\[\]@\s]+)(" + _PATH + r")(?:\?" + _QUERY + r")?")
+
 # Session.request arguments a plain call may carry: the rest must be left out or None.
 _PLAIN_ARGUMENTS = frozenset({"data", "headers", "timeout", "allow_redirects", "stream", "verify", "cert"})
-_PLAIN_URL = re.compile(r"(https?://[^/?#\[\]@\s]+)(" + _PATH + r")(?:\?" + _QUERY + r")?")
 
 
 class PlainPreparer:

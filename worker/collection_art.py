@@ -12,9 +12,10 @@ gives each such collection its group's or studio's poster, background and summar
 - otherwise the collections' Plex objects (a library is listed in full once per
   drainer, a few new titles later looked up by title: plex/collections.py), one fetch
   per changed image, an upload only when the bytes' sha256 differs from the one Plex
-  accepted last, and one PUT for the summary and the locks. The changed collections are written a few at a
-  time (plex_concurrency, as the batch's lanes, which are done by then): a first sync
-  reaches many new collections, each a few requests that mostly wait on Plex.
+  accepted last, and one PUT for the summary and the locks. The changed collections
+  are written a few at a time (plex_concurrency, as the batch's lanes, which are done
+  by then): a first sync reaches many new collections, each a few requests that mostly
+  wait on Plex.
 
 A collection is never a scene's job: a failure here is logged and the pass stops (the
 rest waits for the next batch or run, as nothing was recorded for it); it never fails,
